@@ -1,0 +1,121 @@
+// Registrar: announces one service instance in etcd and keeps it there.
+//
+// The instance is written at /<service path>/<id> bound to an etcd lease that
+// the registrar keeps alive (every TTL/3). It heals by itself until stopped:
+// when the lease is lost (expired during an etcd outage or a process pause,
+// revoked by someone, or etcd came back empty) it grants a new lease and
+// registers again; when someone deletes the key it writes it back. Retries use
+// jittered exponential backoff. Stop() (and the destructor) revokes the lease
+// so the key disappears at once.
+//
+// Writes are fenced with a transaction: the key is written only when it does
+// not exist or is bound to this registrar's current lease, so a stale writer
+// never overwrites a newer registration of the same id (the registrar reports
+// kConflict and retries until the other registration goes away).
+//
+// Thread-safety: all methods may be called from any thread. The status
+// callback runs on a thread owned by the registrar, one call at a time; it
+// must not call Stop() or destroy the registrar.
+#ifndef VLB_REGISTRAR_H_
+#define VLB_REGISTRAR_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "vlb/service_instance.h"
+
+namespace vlb {
+
+// Connection settings for an etcd cluster.
+struct EtcdOptions {
+  // "host:port" of each cluster member; the client fails over between them.
+  // Empty means $VLB_ETCD_ENDPOINTS (comma-separated), else 127.0.0.1:2379.
+  std::vector<std::string> endpoints;
+  // Deadline of each request to etcd.
+  absl::Duration request_timeout = absl::Seconds(5);
+  // Optional etcd authentication; the token is renewed when it expires.
+  std::string username;
+  std::string password;
+};
+
+// Smallest TTL etcd honours with its default election timeout (1 s): shorter
+// TTLs are silently raised by the server, so we reject them instead.
+inline constexpr absl::Duration kMinRegistrationTtl = absl::Seconds(2);
+
+struct RegistrarOptions {
+  EtcdOptions etcd;
+  std::string service_name;  // dotted, e.g. "hwholiday.srv.app"
+  std::string instance_id;   // default "<last name part>-<uuid v4>"
+  std::string version;       // required, e.g. "v1"
+  std::string address;       // "host:port" clients dial
+  uint32_t weight = kDefaultWeight;  // [kMinWeight, kMaxWeight]
+  std::map<std::string, std::string> metadata;  // "weight" is reserved
+  absl::Duration ttl = absl::Seconds(10);       // >= kMinRegistrationTtl
+  // Retry backoff after failures (jittered by +-20%).
+  absl::Duration initial_backoff = absl::Milliseconds(100);
+  absl::Duration max_backoff = absl::Seconds(5);
+};
+
+enum class RegistrarEvent {
+  kRegistered,    // first registration succeeded
+  kLost,          // registration lost or unconfirmable; healing has started
+  kReRegistered,  // registered again after kLost
+  kConflict,      // key held by another lease (same id elsewhere); retrying
+  kStopped,       // Stop() finished; no more events follow
+};
+const char* RegistrarEventName(RegistrarEvent event);
+
+// Called with each state change; `detail` explains kLost and kConflict.
+using RegistrarCallback =
+    std::function<void(RegistrarEvent event, const absl::Status& detail)>;
+
+class Registrar {
+ public:
+  // Validates `options` (InvalidArgument naming the field on error) and
+  // connects lazily; nothing is written until Start().
+  static absl::StatusOr<std::unique_ptr<Registrar>> Create(
+      RegistrarOptions options, RegistrarCallback callback = nullptr);
+
+  virtual ~Registrar() = default;  // Stops (revokes the lease) if running.
+
+  // Starts registering. Waits up to `wait` for the first registration and
+  // returns its outcome; on failure (e.g. etcd unreachable) registration
+  // still goes on in the background until Stop(). Calling it again is a no-op
+  // returning the current state.
+  virtual absl::Status Start(absl::Duration wait = absl::Seconds(10)) = 0;
+
+  // Rewrites the value in place under the same lease. Fields left empty are
+  // kept. InvalidArgument on bad values.
+  virtual absl::Status Update(std::optional<std::string> version,
+                              std::optional<uint32_t> weight,
+                              std::optional<std::map<std::string, std::string>>
+                                  metadata) = 0;
+
+  // Revokes the lease (the key vanishes at once) and stops healing.
+  // Idempotent; waits at most the etcd request timeout.
+  virtual void Stop() = 0;
+
+  // The record as currently registered (or to be registered).
+  virtual ServiceInstance instance() const = 0;
+  // The etcd key of this instance.
+  virtual std::string key() const = 0;
+  // Current lease id, 0 when none.
+  virtual int64_t lease_id() const = 0;
+  virtual bool registered() const = 0;
+};
+
+// Parses VLB_ETCD_ENDPOINTS-style lists: "a:2379,b:2379" (spaces ignored;
+// an optional "http://" prefix is stripped).
+std::vector<std::string> ParseEndpointList(const std::string& list);
+
+}  // namespace vlb
+
+#endif  // VLB_REGISTRAR_H_

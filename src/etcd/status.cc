@@ -1,0 +1,68 @@
+#include "etcd/status.h"
+
+#include <cstdint>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "etcd/client.h"
+
+namespace vlb::etcd {
+namespace {
+constexpr absl::string_view kCompactRevisionPayload =
+    "type.vlb.dev/etcd.CompactRevision";
+}  // namespace
+
+absl::Status FromGrpcStatus(const grpc::Status& status,
+                            absl::string_view operation,
+                            absl::string_view endpoint) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(
+      static_cast<absl::StatusCode>(status.error_code()),
+      absl::StrCat("etcd ", operation, " at ", endpoint, ": ",
+                   status.error_message()));
+}
+
+bool IsRetryableOnOtherEndpoint(const grpc::Status& status) {
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+      return true;
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return false;  // the budget for this request is spent
+    default:
+      // A member that lost its leader answers with this message.
+      return absl::StrContains(status.error_message(), "no leader");
+  }
+}
+
+bool IsAuthTokenError(const grpc::Status& status) {
+  return status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+         absl::StrContains(status.error_message(), "invalid auth token") ||
+         absl::StrContains(status.error_message(), "auth store is old");
+}
+
+absl::Status CompactedError(int64_t compact_revision) {
+  absl::Status status = absl::OutOfRangeError(absl::StrCat(
+      "etcd watch start revision was compacted; oldest available revision "
+      "is ",
+      compact_revision));
+  status.SetPayload(kCompactRevisionPayload,
+                    absl::Cord(absl::StrCat(compact_revision)));
+  return status;
+}
+
+bool IsCompacted(const absl::Status& status) {
+  return status.GetPayload(kCompactRevisionPayload).has_value();
+}
+
+int64_t CompactRevision(const absl::Status& status) {
+  auto payload = status.GetPayload(kCompactRevisionPayload);
+  int64_t revision = 0;
+  if (!payload || !absl::SimpleAtoi(std::string(*payload), &revision)) {
+    return 0;
+  }
+  return revision;
+}
+
+}  // namespace vlb::etcd

@@ -1,0 +1,81 @@
+// Multiplexes every watch of the client over one Watch stream. Lives on the
+// dispatcher thread: all its methods must be called there.
+//
+// Creates are sent one at a time, so each "created" answer belongs to the
+// one outstanding create (this also works with etcd 3.4, which may ignore
+// client-chosen watch ids). When the stream breaks, every watch is created
+// again from the revision after the last one it delivered, on the next
+// member, after a jittered backoff.
+#ifndef VLB_SRC_ETCD_WATCH_HUB_H_
+#define VLB_SRC_ETCD_WATCH_HUB_H_
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+
+#include "common/backoff.h"
+#include "etcd/bidi_stream.h"
+#include "etcd/client.h"
+#include "etcd/connection.h"
+#include "etcd/dispatcher.h"
+
+namespace vlb::etcd {
+
+class WatchHub {
+ public:
+  WatchHub(Connection* connection, Dispatcher* dispatcher);
+
+  void Add(uint64_t id, WatchOptions options, WatchEventsCallback on_events,
+           WatchEndCallback on_end);
+  void Cancel(uint64_t id);
+  void RequestProgress();
+  // Ends the stream; every remaining watch gets on_end(Cancelled).
+  void Shutdown();
+
+ private:
+  using Stream =
+      BidiStream<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse>;
+  static constexpr int64_t kNoServerId = -1;
+
+  struct Watch {
+    WatchOptions options;
+    WatchEventsCallback on_events;
+    WatchEndCallback on_end;
+    // Where to (re)start: the revision after the last delivered event or
+    // progress notice; 0 until the first creation when starting "now".
+    int64_t next_revision = 0;
+    // Set once the watch was created on some stream: a later creation is a
+    // resumption whose server revision must not be behind next_revision.
+    bool resumed = false;
+    int64_t server_id = kNoServerId;
+  };
+
+  void EnsureStream();
+  void SendNextCreate();
+  void OnResponse(const etcdserverpb::WatchResponse& response);
+  void OnCreated(const etcdserverpb::WatchResponse& response);
+  void OnServerCancel(const etcdserverpb::WatchResponse& response);
+  void OnStreamDone(const std::shared_ptr<Stream>& stream,
+                    const grpc::Status& status);
+  void End(uint64_t id, const absl::Status& status);
+
+  Connection* const connection_;
+  Dispatcher* const dispatcher_;
+  std::map<uint64_t, Watch> watches_;
+  std::unordered_map<int64_t, uint64_t> by_server_id_;
+  std::deque<uint64_t> to_create_;
+  // The watch whose create request is on the wire; nullopt if none. Holds
+  // the id even if that watch was cancelled meanwhile.
+  std::optional<uint64_t> creating_;
+  std::shared_ptr<Stream> stream_;
+  uint64_t reconnect_timer_ = 0;
+  internal::Backoff backoff_;
+  bool shutdown_ = false;
+};
+
+}  // namespace vlb::etcd
+
+#endif  // VLB_SRC_ETCD_WATCH_HUB_H_
