@@ -52,10 +52,10 @@ inline constexpr absl::Duration kMinRegistrationTtl = absl::Seconds(2);
 
 struct RegistrarOptions {
   EtcdOptions etcd;
-  std::string service_name;  // dotted, e.g. "hwholiday.srv.app"
-  std::string instance_id;   // default "<last name part>-<uuid v4>"
-  std::string version;       // required, e.g. "v1"
-  std::string address;       // "host:port" clients dial
+  std::string service_name;          // dotted, e.g. "hwholiday.srv.app"
+  std::string instance_id;           // default "<last name part>-<uuid v4>"
+  std::string version;               // required, e.g. "v1"
+  std::string address;               // "host:port" clients dial
   uint32_t weight = kDefaultWeight;  // [kMinWeight, kMaxWeight]
   std::map<std::string, std::string> metadata;  // "weight" is reserved
   absl::Duration ttl = absl::Seconds(10);       // >= kMinRegistrationTtl
@@ -94,10 +94,9 @@ class Registrar {
 
   // Rewrites the value in place under the same lease. Fields left empty are
   // kept. InvalidArgument on bad values.
-  virtual absl::Status Update(std::optional<std::string> version,
-                              std::optional<uint32_t> weight,
-                              std::optional<std::map<std::string, std::string>>
-                                  metadata) = 0;
+  virtual absl::Status Update(
+      std::optional<std::string> version, std::optional<uint32_t> weight,
+      std::optional<std::map<std::string, std::string>> metadata) = 0;
 
   // Revokes the lease (the key vanishes at once) and stops healing.
   // Idempotent; waits at most the etcd request timeout.

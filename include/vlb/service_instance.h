@@ -34,11 +34,11 @@ inline constexpr uint32_t kDefaultWeight = 1;
 inline constexpr size_t kMaxRecordBytes = 64 * 1024;
 
 struct ServiceInstance {
-  std::string name;     // last part of the dotted service name, e.g. "app"
-  std::string path;     // service path without trailing '/': "/hwholiday/srv/app"
-  std::string id;       // instance id, unique within the service
-  std::string version;  // e.g. "v1", "2.3.1"
-  std::string address;  // "host:port"
+  std::string name;  // last part of the dotted service name, e.g. "app"
+  std::string path;  // service path without trailing '/': "/hwholiday/srv/app"
+  std::string id;    // instance id, unique within the service
+  std::string version;               // e.g. "v1", "2.3.1"
+  std::string address;               // "host:port"
   uint32_t weight = kDefaultWeight;  // also stored as metadata["weight"]
   // Everything in "metadata" except "weight"; values are strings.
   std::map<std::string, std::string> metadata;

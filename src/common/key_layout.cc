@@ -118,9 +118,9 @@ std::string ServiceShortName(absl::string_view dotted_name) {
 absl::Status ValidateInstanceId(absl::string_view id) {
   if (id.empty()) return absl::InvalidArgumentError("instance id is empty");
   if (id.size() > kMaxNameBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("instance id is ", id.size(), " bytes long; the limit is ",
-                     kMaxNameBytes));
+    return absl::InvalidArgumentError(absl::StrCat("instance id is ", id.size(),
+                                                   " bytes long; the limit is ",
+                                                   kMaxNameBytes));
   }
   for (char c : id) {
     if (c == '/') {
@@ -164,8 +164,8 @@ absl::Status ValidateAddress(absl::string_view address) {
     }
     // An all-numeric host must be a real IPv4 address: "10.0.0.256" is a
     // typo, not a DNS name.
-    bool numeric = host.find_first_not_of("0123456789.") ==
-                   absl::string_view::npos;
+    bool numeric =
+        host.find_first_not_of("0123456789.") == absl::string_view::npos;
     if (numeric ? !IsIpv4Literal(host) : !IsDnsName(host)) {
       return bad("has an invalid host");
     }

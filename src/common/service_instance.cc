@@ -52,16 +52,15 @@ std::string Excerpt(const Json& value) {
 
 absl::Status WrongType(absl::string_view field, absl::string_view expected,
                        const Json& value) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      field, ": expected ", expected, ", got ", value.type_name(), " ",
-      Excerpt(value)));
+  return absl::InvalidArgumentError(absl::StrCat(field, ": expected ", expected,
+                                                 ", got ", value.type_name(),
+                                                 " ", Excerpt(value)));
 }
 
 absl::Status BadWeight(const Json& value) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("metadata.weight: ", Excerpt(value),
-                   " is not an integer in [", kMinWeight, ", ", kMaxWeight,
-                   "]"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "metadata.weight: ", Excerpt(value), " is not an integer in [",
+      kMinWeight, ", ", kMaxWeight, "]"));
 }
 
 // The format stores the weight as a decimal string (metadata values are
@@ -117,9 +116,8 @@ bool operator==(const ServiceInstance& a, const ServiceInstance& b) {
 absl::StatusOr<ServiceInstance> DecodeServiceRecord(absl::string_view json) {
   if (json.empty()) return absl::InvalidArgumentError("record is empty");
   if (json.size() > kMaxRecordBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("record is ", json.size(), " bytes; the limit is ",
-                     kMaxRecordBytes));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "record is ", json.size(), " bytes; the limit is ", kMaxRecordBytes));
   }
   Json root;
   try {
@@ -130,8 +128,8 @@ absl::StatusOr<ServiceInstance> DecodeServiceRecord(absl::string_view json) {
         absl::StrCat("record is not valid JSON: ", e.what()));
   }
   if (!root.is_object()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "record: expected a JSON object, got ", root.type_name()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("record: expected a JSON object, got ", root.type_name()));
   }
 
   ServiceInstance instance;

@@ -162,9 +162,8 @@ class ClientImpl final : public Client {
 
   void KeepAlive(int64_t lease_id, absl::Duration ttl,
                  LeaseStateCallback on_state) override {
-    dispatcher_.RunSync([&] {
-      lease_keeper_.Add(lease_id, ttl, std::move(on_state));
-    });
+    dispatcher_.RunSync(
+        [&] { lease_keeper_.Add(lease_id, ttl, std::move(on_state)); });
   }
   void StopKeepAlive(int64_t lease_id) override {
     dispatcher_.RunSync([&] { lease_keeper_.Remove(lease_id); });
@@ -204,9 +203,9 @@ class ClientImpl final : public Client {
   }
 
   template <typename Request, typename Response>
-  absl::StatusOr<Response> Sync(
-      const char* name, typename UnaryCall<Request, Response>::Rpc rpc,
-      const Request& request) {
+  absl::StatusOr<Response> Sync(const char* name,
+                                typename UnaryCall<Request, Response>::Rpc rpc,
+                                const Request& request) {
     // Completion does not go through the dispatcher, so this also works
     // (but blocks other callbacks) when called from a callback.
     std::promise<absl::StatusOr<Response>> promise;

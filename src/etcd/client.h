@@ -50,8 +50,8 @@ absl::Status CompactedError(int64_t compact_revision);
 
 struct WatchOptions {
   std::string key;
-  std::string range_end;        // empty: `key` alone; see PrefixRangeEnd()
-  int64_t start_revision = 0;   // 0: from now
+  std::string range_end;       // empty: `key` alone; see PrefixRangeEnd()
+  int64_t start_revision = 0;  // 0: from now
   bool prev_kv = false;
   bool progress_notify = true;  // lets resumption skip quiet periods
 };
@@ -110,8 +110,8 @@ class Client {
   virtual absl::StatusOr<etcdserverpb::LeaseGrantResponse> LeaseGrant(
       absl::Duration ttl) = 0;
   virtual absl::Status LeaseRevoke(int64_t lease_id) = 0;
-  virtual absl::StatusOr<etcdserverpb::LeaseTimeToLiveResponse>
-  LeaseTimeToLive(int64_t lease_id, bool with_keys) = 0;
+  virtual absl::StatusOr<etcdserverpb::LeaseTimeToLiveResponse> LeaseTimeToLive(
+      int64_t lease_id, bool with_keys) = 0;
   virtual void LeaseGrantAsync(
       absl::Duration ttl, Callback<etcdserverpb::LeaseGrantResponse> done) = 0;
 

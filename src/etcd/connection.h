@@ -42,7 +42,9 @@ class Connection {
 
   // The member new requests and streams go to first; it moves on when a
   // member fails so that everyone converges on a working one.
-  size_t preferred() const { return preferred_.load(std::memory_order_relaxed); }
+  size_t preferred() const {
+    return preferred_.load(std::memory_order_relaxed);
+  }
   void MarkFailed(size_t index);
 
   // Authentication. Without a username these are no-ops.
@@ -73,9 +75,9 @@ class Connection {
 
   std::mutex mu_;
   std::condition_variable ops_done_;
-  std::string token_;                                // mu_
-  size_t ops_ = 0;                                   // mu_
-  bool closing_ = false;                             // mu_
+  std::string token_;                                  // mu_
+  size_t ops_ = 0;                                     // mu_
+  bool closing_ = false;                               // mu_
   std::unordered_set<grpc::ClientContext*> contexts_;  // mu_
 };
 

@@ -27,7 +27,9 @@ class Dispatcher {
 
   // Queues `fn`; tasks posted from one thread run in posting order.
   // Returns a timer id for Cancel(); 0 if shut down (fn is dropped).
-  uint64_t Post(std::function<void()> fn) { return PostAfter(absl::ZeroDuration(), std::move(fn)); }
+  uint64_t Post(std::function<void()> fn) {
+    return PostAfter(absl::ZeroDuration(), std::move(fn));
+  }
   uint64_t PostAfter(absl::Duration delay, std::function<void()> fn);
   // Removes a task that has not started. True if it was removed.
   bool Cancel(uint64_t id);
@@ -40,9 +42,7 @@ class Dispatcher {
   // Must not be called from the dispatcher thread.
   void Shutdown();
 
-  bool InThread() const {
-    return std::this_thread::get_id() == thread_id_;
-  }
+  bool InThread() const { return std::this_thread::get_id() == thread_id_; }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -52,10 +52,10 @@ class Dispatcher {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::map<Key, std::function<void()>> tasks_;   // guarded by mu_
+  std::map<Key, std::function<void()>> tasks_;                 // guarded by mu_
   std::unordered_map<uint64_t, Clock::time_point> due_by_id_;  // mu_
-  uint64_t next_id_ = 1;                          // mu_
-  bool shutdown_ = false;                         // mu_
+  uint64_t next_id_ = 1;                                       // mu_
+  bool shutdown_ = false;                                      // mu_
   std::thread thread_;
   std::thread::id thread_id_;
 };

@@ -24,8 +24,8 @@ void LeaseKeeper::Add(int64_t lease_id, absl::Duration ttl,
                       LeaseStateCallback on_state) {
   if (shutdown_) return;
   const auto now = Clock::now();
-  leases_[lease_id] = Lease{ttl, now, now + ToChrono(ttl), false,
-                            std::move(on_state)};
+  leases_[lease_id] =
+      Lease{ttl, now, now + ToChrono(ttl), false, std::move(on_state)};
   EnsureStream();
   ScheduleTick();
 }
@@ -52,14 +52,12 @@ void LeaseKeeper::EnsureStream() {
         m.lease->async()->LeaseKeepAlive(c, r);
       },
       [this](etcdserverpb::LeaseKeepAliveResponse response) {
-        dispatcher_->Post([this, response = std::move(response)] {
-          OnResponse(response);
-        });
+        dispatcher_->Post(
+            [this, response = std::move(response)] { OnResponse(response); });
       },
       [this, holder](const grpc::Status& status) {
-        dispatcher_->Post([this, holder, status] {
-          OnStreamDone(holder->lock(), status);
-        });
+        dispatcher_->Post(
+            [this, holder, status] { OnStreamDone(holder->lock(), status); });
       });
   if (!stream_) return;  // closing
   *holder = stream_;
@@ -77,8 +75,8 @@ void LeaseKeeper::OnResponse(
   if (response.ttl() <= 0) {
     LeaseStateCallback on_state = std::move(it->second.on_state);
     leases_.erase(it);
-    on_state(absl::NotFoundError(absl::StrCat(
-        "etcd lease ", response.id(), " expired or was revoked")));
+    on_state(absl::NotFoundError(
+        absl::StrCat("etcd lease ", response.id(), " expired or was revoked")));
     return;
   }
   Lease& lease = it->second;
@@ -151,8 +149,8 @@ void LeaseKeeper::ScheduleTick() {
   if (tick_timer_ != 0 && tick_due_ <= due) return;
   if (tick_timer_ != 0) dispatcher_->Cancel(tick_timer_);
   tick_due_ = due;
-  tick_timer_ = dispatcher_->PostAfter(
-      absl::FromChrono(due - now), [this] { Tick(); });
+  tick_timer_ =
+      dispatcher_->PostAfter(absl::FromChrono(due - now), [this] { Tick(); });
 }
 
 }  // namespace vlb::etcd

@@ -18,10 +18,9 @@ absl::Status FromGrpcStatus(const grpc::Status& status,
                             absl::string_view operation,
                             absl::string_view endpoint) {
   if (status.ok()) return absl::OkStatus();
-  return absl::Status(
-      static_cast<absl::StatusCode>(status.error_code()),
-      absl::StrCat("etcd ", operation, " at ", endpoint, ": ",
-                   status.error_message()));
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      absl::StrCat("etcd ", operation, " at ", endpoint, ": ",
+                                   status.error_message()));
 }
 
 bool IsRetryableOnOtherEndpoint(const grpc::Status& status) {

@@ -44,8 +44,8 @@ class UnaryCall {
   }
 
  private:
-  UnaryCall(Connection* connection, const char* name, Rpc rpc,
-            Request request, Done done, bool authenticate)
+  UnaryCall(Connection* connection, const char* name, Rpc rpc, Request request,
+            Done done, bool authenticate)
       : connection_(connection),
         name_(name),
         rpc_(rpc),
@@ -111,8 +111,8 @@ class UnaryCall {
         return;
       }
     }
-    Finish(FromGrpcStatus(status, name_,
-                          connection_->member(member_).endpoint));
+    Finish(
+        FromGrpcStatus(status, name_, connection_->member(member_).endpoint));
   }
 
   void Finish(absl::StatusOr<Response> result) {

@@ -73,14 +73,12 @@ void WatchHub::EnsureStream() {
         m.watch->async()->Watch(c, r);
       },
       [this](etcdserverpb::WatchResponse response) {
-        dispatcher_->Post([this, response = std::move(response)] {
-          OnResponse(response);
-        });
+        dispatcher_->Post(
+            [this, response = std::move(response)] { OnResponse(response); });
       },
       [this, holder](const grpc::Status& status) {
-        dispatcher_->Post([this, holder, status] {
-          OnStreamDone(holder->lock(), status);
-        });
+        dispatcher_->Post(
+            [this, holder, status] { OnStreamDone(holder->lock(), status); });
       });
   if (!stream_) return;  // closing
   *holder = stream_;
@@ -157,8 +155,7 @@ void WatchHub::OnCreated(const etcdserverpb::WatchResponse& response) {
   auto it = id ? watches_.find(*id) : watches_.end();
   if (it == watches_.end()) {
     // Cancelled while its create was on the wire: cancel it on the server.
-    if (!response.canceled() && response.watch_id() != kNoServerId &&
-        stream_) {
+    if (!response.canceled() && response.watch_id() != kNoServerId && stream_) {
       etcdserverpb::WatchRequest request;
       request.mutable_cancel_request()->set_watch_id(response.watch_id());
       stream_->Write(std::move(request));
@@ -208,8 +205,8 @@ void WatchHub::OnServerCancel(const etcdserverpb::WatchResponse& response) {
   watches_.at(id).server_id = kNoServerId;
   End(id, response.compact_revision() > 0
               ? CompactedError(response.compact_revision())
-              : absl::AbortedError(absl::StrCat(
-                    "etcd cancelled the watch: ", response.cancel_reason())));
+              : absl::AbortedError(absl::StrCat("etcd cancelled the watch: ",
+                                                response.cancel_reason())));
 }
 
 void WatchHub::OnStreamDone(const std::shared_ptr<Stream>& stream,

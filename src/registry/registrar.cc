@@ -1,0 +1,464 @@
+// The registrar's state machine. Everything that changes state runs on the
+// etcd client's dispatcher thread, so the steps below need no locks among
+// themselves; `mu_` only guards what the public accessors read.
+//
+// One "reconcile" brings etcd in line with what we want: get a lease if we
+// have none, then write the key with a fenced transaction:
+//   if key absent            -> put(key, value, lease)
+//   else if key.lease == ours -> put(key, value, lease)
+//   else                      -> range(key)   (held by someone else)
+// Triggers: Start, Update, the lease reported gone or back, the key deleted
+// or overwritten (seen by a watch on the key), and retries after failures.
+#include "vlb/registrar.h"
+
+#include <future>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/backoff.h"
+#include "etcd/client.h"
+#include "registry/registrar_options.h"
+
+namespace vlb {
+namespace {
+
+using etcdserverpb::Compare;
+using etcdserverpb::TxnRequest;
+using etcdserverpb::TxnResponse;
+
+class RegistrarImpl final : public Registrar {
+ public:
+  RegistrarImpl(RegistrarOptions options, RegistrarCallback callback,
+                std::unique_ptr<etcd::Client> client)
+      : options_(std::move(options)),
+        callback_(std::move(callback)),
+        client_(std::move(client)),
+        key_(InstanceKey(options_.service_name, options_.instance_id)),
+        instance_(internal::InstanceFromOptions(options_)),
+        backoff_(options_.initial_backoff, options_.max_backoff) {}
+
+  ~RegistrarImpl() override {
+    Stop();
+    client_->Close();
+  }
+
+  absl::Status Start(absl::Duration wait) override {
+    std::shared_ptr<std::promise<absl::Status>> outcome;
+    bool already = false;
+    RunSync([&] {
+      if (started_ || stopped_) {
+        already = true;
+        return;
+      }
+      started_ = true;
+      outcome = std::make_shared<std::promise<absl::Status>>();
+      write_waiters_.push_back([outcome](const absl::Status& status) {
+        outcome->set_value(status);
+      });
+      Reconcile();
+    });
+    if (already) {
+      if (stopped_) return absl::FailedPreconditionError("registrar stopped");
+      return registered() ? absl::OkStatus()
+                          : absl::UnavailableError("not registered (yet)");
+    }
+    auto future = outcome->get_future();
+    if (future.wait_for(absl::ToChronoNanoseconds(wait)) !=
+        std::future_status::ready) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "registration of ", key_, " not confirmed within ",
+          absl::FormatDuration(wait), "; still trying in the background"));
+    }
+    return future.get();
+  }
+
+  absl::Status Update(
+      std::optional<std::string> version, std::optional<uint32_t> weight,
+      std::optional<std::map<std::string, std::string>> metadata) override {
+    if (version) {
+      if (absl::Status s = internal::ValidateVersion(*version); !s.ok()) {
+        return s;
+      }
+    }
+    if (weight && *weight > kMaxWeight) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("weight: ", *weight, " is out of range [", kMinWeight,
+                       ", ", kMaxWeight, "]"));
+    }
+    if (metadata) {
+      if (absl::Status s = internal::ValidateMetadata(*metadata); !s.ok()) {
+        return s;
+      }
+    }
+    ServiceInstance updated = instance();
+    if (version) updated.version = *version;
+    if (weight) updated.weight = *weight;
+    if (metadata) updated.metadata = *metadata;
+    if (EncodeServiceRecord(updated).size() > kMaxRecordBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "metadata: the record would exceed ", kMaxRecordBytes, " bytes"));
+    }
+    auto outcome = std::make_shared<std::promise<absl::Status>>();
+    bool write_now = false;
+    RunSync([&] {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        instance_ = updated;
+      }
+      if (stopped_ || !started_) return;  // written by a later Start()
+      write_now = true;
+      write_waiters_.push_back([outcome](const absl::Status& status) {
+        outcome->set_value(status);
+      });
+      Reconcile();
+    });
+    if (!write_now) return absl::OkStatus();
+    return outcome->get_future().get();
+  }
+
+  void Stop() override {
+    int64_t lease = 0;
+    bool first = false;
+    RunSync([&] {
+      if (stopped_) return;
+      first = true;
+      stopped_ = true;
+      client_->CancelTimer(retry_timer_);
+      if (watch_id_ != 0) client_->CancelWatch(watch_id_);
+      watch_id_ = 0;
+      lease = lease_id_;
+      if (lease != 0) client_->StopKeepAlive(lease);
+      SetLease(0);
+      SetRegistered(false);
+      FireWaiters(absl::CancelledError("registrar stopped"));
+    });
+    if (!first) return;
+    if (lease != 0) {
+      // Revoking deletes the key at once instead of after the TTL.
+      absl::Status status = client_->LeaseRevoke(lease);
+      if (!status.ok() && status.code() != absl::StatusCode::kNotFound) {
+        Notify(RegistrarEvent::kStopped,
+               absl::UnavailableError(absl::StrCat(
+                   "could not revoke lease; ", key_,
+                   " disappears when its TTL runs out: ", status.message())));
+        return;
+      }
+    }
+    Notify(RegistrarEvent::kStopped, absl::OkStatus());
+  }
+
+  ServiceInstance instance() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return instance_;
+  }
+  std::string key() const override { return key_; }
+  int64_t lease_id() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return lease_id_;
+  }
+  bool registered() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return registered_;
+  }
+
+ private:
+  void RunSync(const std::function<void()>& fn) {
+    if (client_->InDispatcherThread()) {
+      fn();
+      return;
+    }
+    std::promise<void> done;
+    if (client_->RunAfter(absl::ZeroDuration(), [&] {
+          fn();
+          done.set_value();
+        }) == 0) {
+      fn();  // client closed: nothing runs concurrently any more
+      return;
+    }
+    done.get_future().wait();
+  }
+
+  void Notify(RegistrarEvent event, const absl::Status& detail) {
+    if (callback_) callback_(event, detail);
+  }
+
+  void SetLease(int64_t lease) {
+    std::lock_guard<std::mutex> lock(mu_);
+    lease_id_ = lease;
+  }
+  void SetRegistered(bool registered) {
+    std::lock_guard<std::mutex> lock(mu_);
+    registered_ = registered;
+  }
+
+  void FireWaiters(const absl::Status& status) {
+    std::vector<std::function<void(const absl::Status&)>> waiters;
+    waiters.swap(write_waiters_);
+    for (auto& waiter : waiters) waiter(status);
+  }
+
+  // --- The reconcile loop (dispatcher thread) -------------------------------
+
+  void Reconcile() {
+    if (stopped_) return;
+    if (in_flight_) {
+      again_ = true;  // state changed under the running attempt
+      return;
+    }
+    if (retry_timer_ != 0) {
+      client_->CancelTimer(retry_timer_);
+      retry_timer_ = 0;
+    }
+    in_flight_ = true;
+    again_ = false;
+    if (lease_id_ == 0) {
+      client_->LeaseGrantAsync(
+          options_.ttl,
+          [this](absl::StatusOr<etcdserverpb::LeaseGrantResponse> grant) {
+            OnGranted(std::move(grant));
+          });
+      return;
+    }
+    WriteKey();
+  }
+
+  void OnGranted(absl::StatusOr<etcdserverpb::LeaseGrantResponse> grant) {
+    if (stopped_) {
+      // Stopped while granting: don't leave the new lease behind. Rare, so
+      // a blocking revoke on the dispatcher is acceptable.
+      if (grant.ok()) (void)client_->LeaseRevoke(grant->id());
+      in_flight_ = false;
+      return;
+    }
+    if (!grant.ok()) {
+      Failed(grant.status(), RegistrarEvent::kLost);
+      return;
+    }
+    const int64_t lease = grant->id();
+    SetLease(lease);
+    client_->KeepAlive(lease, options_.ttl, [this, lease](absl::Status state) {
+      OnLeaseState(lease, state);
+    });
+    WriteKey();
+  }
+
+  void WriteKey() {
+    const std::string value = EncodeServiceRecord(instance());
+    auto put = [&](etcdserverpb::RequestOp* op) {
+      auto* request = op->mutable_request_put();
+      request->set_key(key_);
+      request->set_value(value);
+      request->set_lease(lease_id_);
+    };
+    TxnRequest txn;
+    Compare* absent = txn.add_compare();
+    absent->set_key(key_);
+    absent->set_target(Compare::CREATE);
+    absent->set_result(Compare::EQUAL);
+    absent->set_create_revision(0);
+    put(txn.add_success());
+    TxnRequest* owned = txn.add_failure()->mutable_request_txn();
+    Compare* ours = owned->add_compare();
+    ours->set_key(key_);
+    ours->set_target(Compare::LEASE);
+    ours->set_result(Compare::EQUAL);
+    ours->set_lease(lease_id_);
+    put(owned->add_success());
+    owned->add_failure()->mutable_request_range()->set_key(key_);
+    client_->TxnAsync(txn, [this](absl::StatusOr<TxnResponse> response) {
+      OnWritten(std::move(response));
+    });
+  }
+
+  void OnWritten(absl::StatusOr<TxnResponse> response) {
+    if (stopped_) {
+      in_flight_ = false;
+      return;
+    }
+    if (!response.ok()) {
+      if (response.status().code() == absl::StatusCode::kNotFound) {
+        // "requested lease not found": it expired under us; get a new one.
+        DropLease();
+      }
+      Failed(response.status(), RegistrarEvent::kLost);
+      return;
+    }
+    const bool written = response->succeeded() ||
+                         (response->responses_size() > 0 &&
+                          response->responses(0).response_txn().succeeded());
+    if (!written) {
+      std::string holder = "another lease";
+      const auto& inner = response->responses(0).response_txn();
+      if (inner.responses_size() > 0 &&
+          inner.responses(0).response_range().kvs_size() > 0) {
+        holder = absl::StrCat(
+            "lease ", inner.responses(0).response_range().kvs(0).lease());
+      }
+      Failed(absl::AlreadyExistsError(absl::StrCat(
+                 key_, " is held by ", holder,
+                 " (another instance with the same id?); retrying until it "
+                 "goes away")),
+             RegistrarEvent::kConflict);
+      return;
+    }
+    in_flight_ = false;
+    backoff_.Reset();
+    conflict_reported_ = false;
+    SetRegistered(true);
+    if (watch_id_ == 0) WatchKey(response->header().revision() + 1);
+    if (!ever_registered_) {
+      ever_registered_ = true;
+      Notify(RegistrarEvent::kRegistered, absl::OkStatus());
+    } else if (lost_) {
+      Notify(RegistrarEvent::kReRegistered, absl::OkStatus());
+    }
+    lost_ = false;
+    FireWaiters(absl::OkStatus());
+    if (again_) Reconcile();
+  }
+
+  void Failed(const absl::Status& status, RegistrarEvent event) {
+    in_flight_ = false;
+    SetRegistered(false);
+    FireWaiters(status);
+    if (event == RegistrarEvent::kConflict) {
+      if (!conflict_reported_) Notify(event, status);
+      conflict_reported_ = true;
+    } else if (ever_registered_ && !lost_) {
+      lost_ = true;
+      Notify(RegistrarEvent::kLost, status);
+    }
+    if (ever_registered_) lost_ = true;
+    const absl::Duration delay =
+        again_ ? absl::ZeroDuration() : backoff_.Next();
+    retry_timer_ = client_->RunAfter(delay, [this] {
+      retry_timer_ = 0;
+      Reconcile();
+    });
+  }
+
+  void DropLease() {
+    if (lease_id_ != 0) client_->StopKeepAlive(lease_id_);
+    SetLease(0);
+  }
+
+  // Marks the registration lost (once) and heals.
+  void Lost(const absl::Status& why) {
+    SetRegistered(false);
+    if (ever_registered_ && !lost_) {
+      lost_ = true;
+      Notify(RegistrarEvent::kLost, why);
+    }
+    Reconcile();
+  }
+
+  void OnLeaseState(int64_t lease, const absl::Status& state) {
+    if (stopped_ || lease != lease_id_) return;
+    switch (state.code()) {
+      case absl::StatusCode::kNotFound:  // expired or revoked: start over
+        SetLease(0);
+        Lost(state);
+        return;
+      case absl::StatusCode::kOk:  // confirmed again: make sure the key is
+        Reconcile();               // still there (etcd may have restarted)
+        return;
+      default:  // unconfirmed: report, keep the lease, wait for news
+        SetRegistered(false);
+        if (ever_registered_ && !lost_) {
+          lost_ = true;
+          Notify(RegistrarEvent::kLost, state);
+        }
+        return;
+    }
+  }
+
+  void WatchKey(int64_t from_revision) {
+    etcd::WatchOptions watch;
+    watch.key = key_;
+    watch.start_revision = from_revision;
+    watch_id_ = client_->Watch(
+        std::move(watch),
+        [this](const etcd::WatchUpdate& update) { OnKeyEvents(update); },
+        [this](const absl::Status& status) {
+          // Compacted, store replaced, or refused: look again from scratch.
+          watch_id_ = 0;
+          Lost(status);
+        });
+  }
+
+  void OnKeyEvents(const etcd::WatchUpdate& update) {
+    for (const mvccpb::Event& event : update.events) {
+      if (event.type() == mvccpb::Event::DELETE) {
+        Lost(absl::NotFoundError(absl::StrCat(key_, " was deleted")));
+        return;
+      }
+      if (event.kv().lease() != lease_id_) {
+        Lost(absl::AlreadyExistsError(absl::StrCat(
+            key_, " was overwritten under lease ", event.kv().lease())));
+        return;
+      }
+    }
+  }
+
+  const RegistrarOptions options_;
+  const RegistrarCallback callback_;
+  const std::unique_ptr<etcd::Client> client_;
+  const std::string key_;
+
+  mutable std::mutex mu_;
+  ServiceInstance instance_;  // mu_
+  int64_t lease_id_ = 0;      // mu_ for writes; read freely on the dispatcher
+  bool registered_ = false;   // mu_
+
+  // Dispatcher-thread state.
+  bool started_ = false;
+  bool stopped_ = false;
+  bool in_flight_ = false;  // a grant or write is outstanding
+  bool again_ = false;      // reconcile again when it completes
+  bool ever_registered_ = false;
+  bool lost_ = false;
+  bool conflict_reported_ = false;
+  uint64_t watch_id_ = 0;
+  uint64_t retry_timer_ = 0;
+  internal::Backoff backoff_;
+  std::vector<std::function<void(const absl::Status&)>> write_waiters_;
+};
+
+}  // namespace
+
+const char* RegistrarEventName(RegistrarEvent event) {
+  switch (event) {
+    case RegistrarEvent::kRegistered:
+      return "registered";
+    case RegistrarEvent::kLost:
+      return "lost";
+    case RegistrarEvent::kReRegistered:
+      return "re-registered";
+    case RegistrarEvent::kConflict:
+      return "conflict";
+    case RegistrarEvent::kStopped:
+      return "stopped";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<std::unique_ptr<Registrar>> Registrar::Create(
+    RegistrarOptions options, RegistrarCallback callback) {
+  if (absl::Status status = internal::NormalizeRegistrarOptions(options);
+      !status.ok()) {
+    return status;
+  }
+  absl::StatusOr<etcd::ClientOptions> client_options =
+      internal::MakeClientOptions(options.etcd, options.initial_backoff,
+                                  options.max_backoff);
+  if (!client_options.ok()) return client_options.status();
+  absl::StatusOr<std::unique_ptr<etcd::Client>> client =
+      etcd::Client::Create(*std::move(client_options));
+  if (!client.ok()) return client.status();
+  return std::unique_ptr<Registrar>(new RegistrarImpl(
+      std::move(options), std::move(callback), *std::move(client)));
+}
+
+}  // namespace vlb

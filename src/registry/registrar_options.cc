@@ -1,0 +1,149 @@
+#include "registry/registrar_options.h"
+
+#include <cstdlib>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/uuid.h"
+
+namespace vlb::internal {
+namespace {
+
+absl::Status FieldError(absl::string_view field, absl::string_view problem) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", problem));
+}
+
+}  // namespace
+
+std::vector<std::string> EffectiveEtcdEndpoints(
+    const std::vector<std::string>& configured) {
+  if (!configured.empty()) return configured;
+  if (const char* env = std::getenv("VLB_ETCD_ENDPOINTS");
+      env != nullptr && *env != '\0') {
+    std::vector<std::string> endpoints = ParseEndpointList(env);
+    if (!endpoints.empty()) return endpoints;
+  }
+  return {"127.0.0.1:2379"};
+}
+
+absl::StatusOr<etcd::ClientOptions> MakeClientOptions(
+    const EtcdOptions& options, absl::Duration initial_backoff,
+    absl::Duration max_backoff) {
+  etcd::ClientOptions client;
+  client.endpoints = EffectiveEtcdEndpoints(options.endpoints);
+  for (const std::string& endpoint : client.endpoints) {
+    if (absl::Status status = ValidateAddress(endpoint); !status.ok()) {
+      return FieldError("etcd.endpoints", status.message());
+    }
+  }
+  if (options.request_timeout <= absl::ZeroDuration()) {
+    return FieldError("etcd.request_timeout", "must be positive");
+  }
+  if (options.username.empty() != options.password.empty()) {
+    return FieldError("etcd.username",
+                      "username and password must be given together");
+  }
+  if (initial_backoff <= absl::ZeroDuration() ||
+      max_backoff < initial_backoff) {
+    return FieldError("initial_backoff",
+                      "need 0 < initial_backoff <= max_backoff");
+  }
+  client.request_timeout = options.request_timeout;
+  client.username = options.username;
+  client.password = options.password;
+  client.initial_backoff = initial_backoff;
+  client.max_backoff = max_backoff;
+  return client;
+}
+
+absl::Status ValidateVersion(absl::string_view version) {
+  if (version.empty()) return FieldError("version", "must not be empty");
+  if (version.size() > 128) {
+    return FieldError("version", "longer than 128 bytes");
+  }
+  for (char c : version) {
+    if (c <= ' ' || c > '~') {
+      return FieldError(
+          "version",
+          absl::StrFormat("\"%s\" has a space or non-printable character",
+                          absl::CHexEscape(version)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateMetadata(
+    const std::map<std::string, std::string>& metadata) {
+  for (const auto& [key, value] : metadata) {
+    if (key.empty()) return FieldError("metadata", "empty key");
+    if (key == "weight") {
+      return FieldError("metadata",
+                        "\"weight\" is reserved: set the weight field");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NormalizeRegistrarOptions(RegistrarOptions& options) {
+  if (absl::Status status = ValidateServiceName(options.service_name);
+      !status.ok()) {
+    return FieldError("service_name", status.message());
+  }
+  if (options.instance_id.empty()) {
+    options.instance_id =
+        absl::StrCat(ServiceShortName(options.service_name), "-", NewUuidV4());
+  } else if (absl::Status status = ValidateInstanceId(options.instance_id);
+             !status.ok()) {
+    return FieldError("instance_id", status.message());
+  }
+  if (absl::Status status = ValidateVersion(options.version); !status.ok()) {
+    return status;
+  }
+  if (options.address.empty()) {
+    return FieldError("address", "must not be empty");
+  }
+  if (absl::Status status = ValidateAddress(options.address); !status.ok()) {
+    return FieldError("address", status.message());
+  }
+  if (options.weight > kMaxWeight) {
+    return FieldError(
+        "weight", absl::StrFormat("%u is out of range [%u, %u]", options.weight,
+                                  kMinWeight, kMaxWeight));
+  }
+  if (absl::Status status = ValidateMetadata(options.metadata); !status.ok()) {
+    return status;
+  }
+  if (options.ttl < kMinRegistrationTtl) {
+    return FieldError("ttl",
+                      absl::StrCat(absl::FormatDuration(options.ttl),
+                                   " is below etcd's minimum lease TTL of ",
+                                   absl::FormatDuration(kMinRegistrationTtl)));
+  }
+  options.etcd.endpoints = EffectiveEtcdEndpoints(options.etcd.endpoints);
+  if (absl::StatusOr<etcd::ClientOptions> client = MakeClientOptions(
+          options.etcd, options.initial_backoff, options.max_backoff);
+      !client.ok()) {
+    return client.status();
+  }
+  if (EncodeServiceRecord(InstanceFromOptions(options)).size() >
+      kMaxRecordBytes) {
+    return FieldError("metadata", absl::StrCat("the record would exceed ",
+                                               kMaxRecordBytes, " bytes"));
+  }
+  return absl::OkStatus();
+}
+
+ServiceInstance InstanceFromOptions(const RegistrarOptions& options) {
+  ServiceInstance instance;
+  instance.name = ServiceShortName(options.service_name);
+  instance.path = ServicePath(options.service_name);
+  instance.id = options.instance_id;
+  instance.version = options.version;
+  instance.address = options.address;
+  instance.weight = options.weight;
+  instance.metadata = options.metadata;
+  return instance;
+}
+
+}  // namespace vlb::internal
