@@ -68,8 +68,10 @@ void Dispatcher::Loop() {
       continue;
     }
     auto first = tasks_.begin();
-    if (first->first.first > Clock::now()) {
-      cv_.wait_until(lock, first->first.first);
+    // Copied: the task may be cancelled (and freed) while we wait.
+    const Clock::time_point due = first->first.first;
+    if (due > Clock::now()) {
+      cv_.wait_until(lock, due);
       continue;
     }
     std::function<void()> fn = std::move(first->second);
