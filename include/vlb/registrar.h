@@ -111,8 +111,9 @@ class Registrar {
   virtual bool registered() const = 0;
 };
 
-// Parses VLB_ETCD_ENDPOINTS-style lists: "a:2379,b:2379" (spaces ignored;
-// an optional "http://" prefix is stripped).
+// Parses VLB_ETCD_ENDPOINTS-style lists: "a:2379, b:2379" -> {"a:2379",
+// "b:2379"}. Whitespace is ignored, "http://" / "https://" prefixes and a
+// trailing '/' are stripped, empty entries dropped.
 std::vector<std::string> ParseEndpointList(const std::string& list);
 
 }  // namespace vlb

@@ -10,6 +10,46 @@
 namespace vlb::internal {
 namespace {
 
+// JSON strings must be UTF-8; checking here keeps the encoder from having
+// to replace bytes silently.
+bool IsValidUtf8(absl::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    size_t extra = 0;
+    uint32_t code = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xe0) == 0xc0) {
+      extra = 1;
+      code = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      extra = 2;
+      code = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      extra = 3;
+      code = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + extra >= text.size()) return false;  // truncated sequence
+    for (size_t k = 1; k <= extra; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xc0) != 0x80) return false;
+      code = (code << 6) | (next & 0x3f);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+    static constexpr uint32_t kMinByLength[] = {0, 0x80, 0x800, 0x10000};
+    if (code < kMinByLength[extra] || code > 0x10ffff ||
+        (code >= 0xd800 && code <= 0xdfff)) {
+      return false;
+    }
+    i += extra + 1;
+  }
+  return true;
+}
+
 absl::Status FieldError(absl::string_view field, absl::string_view problem) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", problem));
 }
@@ -77,6 +117,11 @@ absl::Status ValidateMetadata(
     const std::map<std::string, std::string>& metadata) {
   for (const auto& [key, value] : metadata) {
     if (key.empty()) return FieldError("metadata", "empty key");
+    if (!IsValidUtf8(key) || !IsValidUtf8(value)) {
+      return FieldError("metadata",
+                        absl::StrCat("\"", absl::CHexEscape(key),
+                                     "\": keys and values must be UTF-8"));
+    }
     if (key == "weight") {
       return FieldError("metadata",
                         "\"weight\" is reserved: set the weight field");

@@ -40,7 +40,13 @@ class Fd {
   explicit Fd(int fd) : fd_(fd) {}
   ~Fd() { Reset(); }
   Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      Reset();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
   int get() const { return fd_; }
   void Reset() {
     if (fd_ >= 0) close(fd_);
@@ -80,12 +86,12 @@ absl::StatusOr<ExecPlan> MakePlan(
   plan.path = *std::move(path);
   plan.arg_storage.push_back(program);
   plan.arg_storage.insert(plan.arg_storage.end(), args.begin(), args.end());
-  for (char** entry = environ; entry != nullptr && *entry != nullptr;
-       ++entry) {
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
     absl::string_view var = *entry;
     absl::string_view name = var.substr(0, var.find('='));
-    bool overridden = std::any_of(
-        env.begin(), env.end(), [name](const auto& kv) { return kv.first == name; });
+    bool overridden =
+        std::any_of(env.begin(), env.end(),
+                    [name](const auto& kv) { return kv.first == name; });
     if (!overridden) plan.env_storage.emplace_back(var);
   }
   for (const auto& [name, value] : env) {
@@ -201,10 +207,10 @@ absl::StatusOr<std::string> FindExecutable(const std::string& program) {
         absl::StrCat(program, " does not exist or is not executable"));
   }
   const char* path_env = getenv("PATH");
-  std::string path = path_env != nullptr ? path_env : "/usr/local/bin:/usr/bin:/bin";
+  std::string path =
+      path_env != nullptr ? path_env : "/usr/local/bin:/usr/bin:/bin";
   for (absl::string_view dir : absl::StrSplit(path, ':')) {
-    std::string candidate =
-        absl::StrCat(dir.empty() ? "." : dir, "/", program);
+    std::string candidate = absl::StrCat(dir.empty() ? "." : dir, "/", program);
     if (executable(candidate)) return candidate;
   }
   return absl::NotFoundError(
@@ -249,9 +255,9 @@ absl::Status ChildProcess::Kill(int signal) {
 absl::StatusOr<int> ChildProcess::Wait(absl::Duration timeout) {
   if (!reaped_) {
     if (!ReapWithin(pid_, wait_status_, timeout)) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "process ", pid_, " still running after ",
-          absl::FormatDuration(timeout)));
+      return absl::DeadlineExceededError(
+          absl::StrCat("process ", pid_, " still running after ",
+                       absl::FormatDuration(timeout)));
     }
     reaped_ = true;
   }

@@ -79,6 +79,27 @@ void AppendToLog(const std::string& path, const std::string& line) {
   log << line << "\n";
 }
 
+constexpr char kDirPrefix[] = "vlb-etcd-";
+constexpr char kOwnerFile[] = "owner.pid";
+
+// A test that crashes or is killed by ctest's timeout never runs our
+// destructor (its etcd dies with it, see ChildProcess::Options), so its temp
+// dir would pile up. Each dir records its owner's pid; dirs of owners that
+// no longer exist are removed here. Dirs without the file may be in the
+// middle of being set up and are left alone.
+void RemoveStaleDirs(const std::string& base) {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(base, error)) {
+    if (entry.path().filename().string().rfind(kDirPrefix, 0) != 0) continue;
+    std::ifstream owner_file(entry.path() / kOwnerFile);
+    pid_t owner = 0;
+    if (!(owner_file >> owner) || owner <= 0) continue;
+    if (kill(owner, 0) == 0 || errno != ESRCH) continue;
+    std::error_code ignored;
+    std::filesystem::remove_all(entry.path(), ignored);
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<EtcdProcess>> EtcdProcess::Start(
@@ -102,13 +123,15 @@ absl::StatusOr<std::unique_ptr<EtcdProcess>> EtcdProcess::Start(
   etcd->etcdctl_path_ = *std::move(etcdctl_path);
 
   const char* tmp = getenv("TMPDIR");
-  std::string dir_template = absl::StrCat(
-      tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/vlb-etcd-XXXXXX");
+  const std::string base = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+  RemoveStaleDirs(base);
+  std::string dir_template = absl::StrCat(base, "/", kDirPrefix, "XXXXXX");
   if (mkdtemp(dir_template.data()) == nullptr) {
-    return absl::InternalError(absl::StrCat("mkdtemp ", dir_template, ": ",
-                                            std::strerror(errno)));
+    return absl::InternalError(
+        absl::StrCat("mkdtemp ", dir_template, ": ", std::strerror(errno)));
   }
   etcd->temp_dir_ = dir_template;
+  std::ofstream(absl::StrCat(etcd->temp_dir_, "/", kOwnerFile)) << getpid();
   etcd->data_dir_ = absl::StrCat(etcd->temp_dir_, "/data");
   etcd->log_path_ = absl::StrCat(etcd->temp_dir_, "/etcd.log");
 
@@ -130,9 +153,8 @@ absl::StatusOr<std::unique_ptr<EtcdProcess>> EtcdProcess::Start(
     std::filesystem::remove_all(etcd->data_dir_, ignored);
   }
   return absl::UnavailableError(absl::StrCat(
-      "etcd did not start after ", kStartAttempts,
-      " attempts; last error: ", status.message(), "\n--- etcd log ---\n",
-      etcd->LogTail()));
+      "etcd did not start after ", kStartAttempts, " attempts; last error: ",
+      status.message(), "\n--- etcd log ---\n", etcd->LogTail()));
 }
 
 EtcdProcess::~EtcdProcess() {
@@ -149,7 +171,9 @@ std::string EtcdProcess::client_url() const {
   return absl::StrCat("http://", endpoint());
 }
 
-bool EtcdProcess::running() { return process_ != nullptr && process_->Running(); }
+bool EtcdProcess::running() {
+  return process_ != nullptr && process_->Running();
+}
 
 absl::Status EtcdProcess::Launch() {
   const std::string peer_url = absl::StrCat("http://127.0.0.1:", peer_port_);
@@ -168,12 +192,16 @@ absl::Status EtcdProcess::Launch() {
       "--logger=zap",
       "--log-outputs=stderr",
   };
+  if (options_.fast_election) {
+    args.push_back("--heartbeat-interval=10");
+    args.push_back("--election-timeout=100");
+  }
   args.insert(args.end(), options_.extra_flags.begin(),
               options_.extra_flags.end());
-  AppendToLog(log_path_,
-              absl::StrCat("=== vlb EtcdProcess: ", absl::FormatTime(absl::Now()),
-                           " starting ", etcd_path_, " ",
-                           absl::StrJoin(args, " ")));
+  AppendToLog(
+      log_path_,
+      absl::StrCat("=== vlb EtcdProcess: ", absl::FormatTime(absl::Now()),
+                   " starting ", etcd_path_, " ", absl::StrJoin(args, " ")));
   ChildProcess::Options child;
   child.program = etcd_path_;
   child.args = std::move(args);
@@ -191,9 +219,9 @@ absl::Status EtcdProcess::WaitHealthy() {
   while (true) {
     if (!process_->Running()) {
       absl::StatusOr<int> status = process_->Wait(absl::ZeroDuration());
-      return absl::UnavailableError(absl::StrCat(
-          "etcd exited during startup (wait status ", status.value_or(-1),
-          "); see its log"));
+      return absl::UnavailableError(
+          absl::StrCat("etcd exited during startup (wait status ",
+                       status.value_or(-1), "); see its log"));
     }
     // The TCP probe is cheap; etcdctl (a process spawn) only runs once the
     // port is open. The health check commits through raft, so it passes only
@@ -206,10 +234,9 @@ absl::Status EtcdProcess::WaitHealthy() {
       last_error = std::string(health.status().message());
     }
     if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("etcd not healthy after ",
-                       absl::FormatDuration(options_.start_timeout), ": ",
-                       last_error));
+      return absl::DeadlineExceededError(absl::StrCat(
+          "etcd not healthy after ",
+          absl::FormatDuration(options_.start_timeout), ": ", last_error));
     }
     absl::SleepFor(absl::Milliseconds(20));
   }
@@ -225,10 +252,9 @@ absl::Status EtcdProcess::Stop() {
   if (!status.ok()) {
     process_->Kill(SIGKILL).IgnoreError();
     (void)process_->Wait(absl::InfiniteDuration());
-    result = absl::DeadlineExceededError(
-        absl::StrCat("etcd ignored SIGTERM for ",
-                     absl::FormatDuration(options_.stop_timeout),
-                     "; killed it"));
+    result = absl::DeadlineExceededError(absl::StrCat(
+        "etcd ignored SIGTERM for ",
+        absl::FormatDuration(options_.stop_timeout), "; killed it"));
   }
   process_.reset();
   return result;
@@ -256,9 +282,9 @@ absl::Status EtcdProcess::Restart() {
   absl::Status status = Launch();
   if (!status.ok()) {
     Kill();
-    return absl::UnavailableError(
-        absl::StrCat("etcd restart on ", endpoint(), " failed: ",
-                     status.message(), "\n--- etcd log ---\n", LogTail()));
+    return absl::UnavailableError(absl::StrCat(
+        "etcd restart on ", endpoint(), " failed: ", status.message(),
+        "\n--- etcd log ---\n", LogTail()));
   }
   return status;
 }
@@ -283,9 +309,9 @@ absl::StatusOr<std::string> EtcdProcess::Etcdctl(
       RunCommand(etcdctl_path_, full_args, {{"ETCDCTL_API", "3"}}, timeout);
   if (!result.ok()) return result.status();
   if (result->exit_code != 0) {
-    return absl::InternalError(absl::StrCat(
-        "etcdctl ", absl::StrJoin(full_args, " "), " exited with ",
-        result->exit_code, ": ", result->stderr_text));
+    return absl::InternalError(
+        absl::StrCat("etcdctl ", absl::StrJoin(full_args, " "), " exited with ",
+                     result->exit_code, ": ", result->stderr_text));
   }
   return std::move(result->stdout_text);
 }
