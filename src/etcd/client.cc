@@ -192,6 +192,9 @@ class ClientImpl final : public Client {
     return dispatcher_.Cancel(timer_id);
   }
   bool InDispatcherThread() const override { return dispatcher_.InThread(); }
+  void RunSync(const std::function<void()>& fn) override {
+    dispatcher_.RunSync(fn);
+  }
 
  private:
   static LeaseGrantRequest GrantRequest(absl::Duration ttl) {

@@ -142,6 +142,9 @@ class Client {
   // Cancels a timer that has not started yet; returns whether it was.
   virtual bool CancelTimer(uint64_t timer_id) = 0;
   virtual bool InDispatcherThread() const = 0;
+  // Runs `fn` on the dispatcher thread and waits for it (inline when already
+  // there, or once the client is closed).
+  virtual void RunSync(const std::function<void()>& fn) = 0;
 };
 
 }  // namespace vlb::etcd

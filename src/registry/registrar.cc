@@ -164,21 +164,7 @@ class RegistrarImpl final : public Registrar {
   }
 
  private:
-  void RunSync(const std::function<void()>& fn) {
-    if (client_->InDispatcherThread()) {
-      fn();
-      return;
-    }
-    std::promise<void> done;
-    if (client_->RunAfter(absl::ZeroDuration(), [&] {
-          fn();
-          done.set_value();
-        }) == 0) {
-      fn();  // client closed: nothing runs concurrently any more
-      return;
-    }
-    done.get_future().wait();
-  }
+  void RunSync(const std::function<void()>& fn) { client_->RunSync(fn); }
 
   void Notify(RegistrarEvent event, const absl::Status& detail) {
     if (callback_) callback_(event, detail);

@@ -1,0 +1,228 @@
+// Resolver for etcd:// targets. The work (reading, watching, healing) is in
+// discovery/ServiceWatcher, outside gRPC; this class only turns snapshots
+// into gRPC address lists and hands them over on the channel's
+// WorkSerializer.
+#include "grpc_adapter/etcd_resolver.h"
+
+#include <grpc/support/log.h>
+
+#include <cstring>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "discovery/client_pool.h"
+#include "discovery/service_watcher.h"
+#include "discovery/socket_address.h"
+#include "grpc_adapter/instance_attribute.h"
+#include "grpc_adapter/plugin_state.h"
+#include "registry/registrar_options.h"
+
+namespace vlb::grpc_adapter {
+namespace {
+
+using grpc_core::Resolver;
+using grpc_core::ServerAddress;
+using grpc_core::ServerAddressList;
+
+// Where to find the cluster and which service: etcd://a:1,b:2/svc.
+struct Target {
+  std::vector<std::string> endpoints;  // empty: from the plugin options
+  std::string service;
+};
+
+absl::StatusOr<Target> ParseTarget(const grpc_core::URI& uri) {
+  Target target;
+  target.service = std::string(absl::StripPrefix(uri.path(), "/"));
+  if (absl::Status status = ValidateServiceName(target.service); !status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "etcd target \"", uri.ToString(), "\": service: ", status.message()));
+  }
+  if (!uri.authority().empty()) {
+    target.endpoints = ParseEndpointList(uri.authority());
+    for (const std::string& endpoint : target.endpoints) {
+      if (absl::Status status = ValidateAddress(endpoint); !status.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("etcd target \"", uri.ToString(),
+                         "\": endpoint: ", status.message()));
+      }
+    }
+  }
+  return target;
+}
+
+class EtcdResolver final : public Resolver {
+ public:
+  EtcdResolver(grpc_core::ResolverArgs args,
+               std::shared_ptr<etcd::Client> client, std::string service)
+      : work_serializer_(std::move(args.work_serializer)),
+        result_handler_(std::move(args.result_handler)),
+        channel_args_(std::move(args.args)),
+        client_(std::move(client)),
+        service_(std::move(service)) {}
+
+  void StartLocked() override {
+    internal::ServiceWatcher::Callbacks callbacks;
+    // The watcher is stopped in ShutdownLocked() before this object can
+    // go away, and no callback runs after Stop() returns: `this` is safe.
+    callbacks.on_snapshot = [this](const internal::ServiceSnapshot& snap) {
+      OnSnapshot(snap);
+    };
+    callbacks.on_read_error = [this](const absl::Status& status,
+                                     bool have_snapshot) {
+      gpr_log(GPR_ERROR, "vlb: %s: %s", service_.c_str(),
+              status.ToString().c_str());
+      // With a snapshot in force, keep it: etcd being down says nothing
+      // about the instances. Without one, fail calls fast instead of
+      // letting them hang.
+      if (!have_snapshot) {
+        Deliver(absl::UnavailableError(absl::StrCat(
+            "vlb: cannot resolve ", service_, ": ", status.message())));
+      }
+    };
+    callbacks.on_notice = [this](const absl::Status& status) {
+      gpr_log(GPR_ERROR, "vlb: %s: %s", service_.c_str(),
+              std::string(status.message()).c_str());
+    };
+    watcher_ = std::make_unique<internal::ServiceWatcher>(client_, service_,
+                                                          std::move(callbacks));
+    watcher_->Start();
+  }
+
+  void RequestReresolutionLocked() override {
+    // The watch keeps us current; a re-read only helps after a problem we
+    // did not notice, so it is cheap insurance.
+    if (watcher_) watcher_->Refresh();
+  }
+
+  void ShutdownLocked() override {
+    shutdown_ = true;
+    if (watcher_) watcher_->Stop();
+    watcher_.reset();
+  }
+
+ private:
+  // Dispatcher thread.
+  void OnSnapshot(const internal::ServiceSnapshot& snapshot) {
+    ServerAddressList addresses;
+    std::set<std::string> seen;
+    for (const ServiceInstance& instance : snapshot.instances) {
+      absl::StatusOr<std::vector<internal::SocketAddress>> resolved =
+          internal::ResolveHostPort(instance.address);
+      if (!resolved.ok()) {
+        gpr_log(GPR_ERROR, "vlb: %s: skipping instance %s: %s",
+                service_.c_str(), instance.id.c_str(),
+                std::string(resolved.status().message()).c_str());
+        continue;
+      }
+      auto shared = std::make_shared<const ServiceInstance>(instance);
+      for (const internal::SocketAddress& socket : *resolved) {
+        const std::string key(reinterpret_cast<const char*>(&socket.storage),
+                              socket.length);
+        if (!seen.insert(key).second) {
+          // Two records for one address: one subchannel serves both; the
+          // first record (by key order) describes it.
+          gpr_log(GPR_ERROR,
+                  "vlb: %s: instance %s has the address %s of another "
+                  "instance; using the first",
+                  service_.c_str(), instance.id.c_str(),
+                  instance.address.c_str());
+          continue;
+        }
+        std::map<const char*,
+                 std::unique_ptr<ServerAddress::AttributeInterface>>
+            attributes;
+        attributes[InstanceAttribute::kKey] =
+            std::make_unique<InstanceAttribute>(shared);
+        addresses.emplace_back(&socket.storage, socket.length,
+                               grpc_core::ChannelArgs(), std::move(attributes));
+      }
+    }
+    Deliver(std::move(addresses));
+  }
+
+  // Dispatcher thread: hands a result to the channel.
+  void Deliver(absl::StatusOr<ServerAddressList> addresses) {
+    auto result = std::make_shared<Result>();
+    result->addresses = std::move(addresses);
+    result->args = channel_args_;
+    if (!result->addresses.ok()) {
+      result->resolution_note =
+          std::string(result->addresses.status().message());
+    }
+    // Run() may execute inline on this (non-gRPC) thread, which then needs
+    // an ExecCtx.
+    grpc_core::ExecCtx exec_ctx;
+    work_serializer_->Run(
+        // `self` keeps this resolver alive until the closure ran.
+        [self = Ref(), this, result]() mutable {
+          if (shutdown_) return;
+          result_handler_->ReportResult(std::move(*result));
+        },
+        DEBUG_LOCATION);
+  }
+
+  const std::shared_ptr<grpc_core::WorkSerializer> work_serializer_;
+  const std::unique_ptr<ResultHandler> result_handler_;
+  const grpc_core::ChannelArgs channel_args_;
+  const std::shared_ptr<etcd::Client> client_;
+  const std::string service_;
+  std::unique_ptr<internal::ServiceWatcher> watcher_;
+  bool shutdown_ = false;  // WorkSerializer only
+};
+
+class EtcdResolverFactory final : public grpc_core::ResolverFactory {
+ public:
+  absl::string_view scheme() const override { return kEtcdScheme; }
+
+  bool IsValidUri(const grpc_core::URI& uri) const override {
+    absl::StatusOr<Target> target = ParseTarget(uri);
+    if (!target.ok()) {
+      gpr_log(GPR_ERROR, "vlb: %s",
+              std::string(target.status().message()).c_str());
+    }
+    return target.ok();
+  }
+
+  grpc_core::OrphanablePtr<Resolver> CreateResolver(
+      grpc_core::ResolverArgs args) const override {
+    absl::StatusOr<Target> target = ParseTarget(args.uri);
+    if (!target.ok()) return nullptr;
+    EtcdOptions etcd = CurrentPluginOptions().etcd;
+    if (!target->endpoints.empty()) etcd.endpoints = target->endpoints;
+    absl::StatusOr<etcd::ClientOptions> client_options =
+        internal::MakeClientOptions(etcd, absl::Milliseconds(100),
+                                    absl::Seconds(5));
+    if (!client_options.ok()) {
+      gpr_log(GPR_ERROR, "vlb: %s",
+              std::string(client_options.status().message()).c_str());
+      return nullptr;
+    }
+    absl::StatusOr<std::shared_ptr<etcd::Client>> client =
+        internal::AcquireEtcdClient(*client_options);
+    if (!client.ok()) {
+      gpr_log(GPR_ERROR, "vlb: %s",
+              std::string(client.status().message()).c_str());
+      return nullptr;
+    }
+    return grpc_core::MakeOrphanable<EtcdResolver>(
+        std::move(args), *std::move(client), std::move(target->service));
+  }
+
+  std::string GetDefaultAuthority(const grpc_core::URI& uri) const override {
+    return std::string(absl::StripPrefix(uri.path(), "/"));
+  }
+};
+
+}  // namespace
+
+void RegisterEtcdResolver(grpc_core::CoreConfiguration::Builder* builder) {
+  builder->resolver_registry()->RegisterResolverFactory(
+      std::make_unique<EtcdResolverFactory>());
+}
+
+}  // namespace vlb::grpc_adapter

@@ -1,0 +1,39 @@
+// Carries a registry record with each address the resolver hands to gRPC.
+// A ServerAddress attribute (not a channel arg), so that records differing
+// only in version or weight still share one subchannel per address.
+#ifndef VLB_SRC_GRPC_ADAPTER_INSTANCE_ATTRIBUTE_H_
+#define VLB_SRC_GRPC_ADAPTER_INSTANCE_ATTRIBUTE_H_
+
+#include <memory>
+#include <string>
+
+#include "grpc_adapter/core.h"
+#include "vlb/service_instance.h"
+
+namespace vlb::grpc_adapter {
+
+class InstanceAttribute : public grpc_core::ServerAddress::AttributeInterface {
+ public:
+  // Attributes are keyed by pointer identity.
+  static const char* const kKey;
+
+  explicit InstanceAttribute(std::shared_ptr<const ServiceInstance> instance)
+      : instance_(std::move(instance)) {}
+
+  const ServiceInstance& instance() const { return *instance_; }
+
+  // The record of `address`, or nullptr when it has none (e.g. an address
+  // from another resolver).
+  static const ServiceInstance* Of(const grpc_core::ServerAddress& address);
+
+  std::unique_ptr<AttributeInterface> Copy() const override;
+  int Cmp(const AttributeInterface* other) const override;
+  std::string ToString() const override;
+
+ private:
+  std::shared_ptr<const ServiceInstance> instance_;  // immutable, shared
+};
+
+}  // namespace vlb::grpc_adapter
+
+#endif  // VLB_SRC_GRPC_ADAPTER_INSTANCE_ATTRIBUTE_H_

@@ -1,0 +1,105 @@
+// RegisterGrpcPlugins(): version checks and registration with gRPC's
+// CoreConfiguration.
+//
+// Registration also runs from a static initializer in this file (linked in
+// whenever a program calls RegisterGrpcPlugins), so that it precedes any
+// channel the program creates; the explicit call then only stores options
+// and reports problems.
+#include <grpc/grpc.h>
+#include <grpc/support/log.h>
+
+#include <atomic>
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "grpc_adapter/core.h"
+#include "grpc_adapter/etcd_resolver.h"
+#include "grpc_adapter/plugin_state.h"
+#include "grpc_adapter/version_check.h"
+#include "grpc_adapter/vlb_policy.h"
+#include "grpcpp/grpcpp.h"
+
+// CoreConfiguration keeps "already built" in a private static member; it
+// is the only reliable sign that registering now would abort the process.
+// libgrpc exports it (checked for 1.51.1; see version_check.h).
+extern std::atomic<grpc_core::CoreConfiguration*> vlb_grpc_core_config __asm__(
+    "_ZN9grpc_core17CoreConfiguration7config_E");
+
+namespace vlb {
+namespace grpc_adapter {
+namespace {
+
+std::mutex& StateMutex() {
+  static auto* mu = new std::mutex;
+  return *mu;
+}
+PluginOptions& Options() {
+  static auto* options = new PluginOptions;
+  return *options;
+}
+
+// Outcome of the registration attempt; guarded by StateMutex().
+enum class Registration { kNotYet, kDone, kRefused };
+Registration& RegistrationState() {
+  static Registration state = Registration::kNotYet;
+  return state;
+}
+
+absl::Status RegisterLocked() {
+  Registration& state = RegistrationState();
+  if (state == Registration::kDone) return absl::OkStatus();
+  absl::Status versions =
+      CheckGrpcVersions(grpc_version_string(), grpc::Version());
+  if (!versions.ok()) {
+    state = Registration::kRefused;
+    return versions;
+  }
+  if (vlb_grpc_core_config.load(std::memory_order_acquire) != nullptr) {
+    return absl::FailedPreconditionError(
+        "vlb::RegisterGrpcPlugins() was called after gRPC built its "
+        "configuration (a channel, server or service config was created "
+        "first); call it at the start of main(), before any gRPC object");
+  }
+  grpc_core::CoreConfiguration::RegisterBuilder(
+      [](grpc_core::CoreConfiguration::Builder* builder) {
+        RegisterEtcdResolver(builder);
+        RegisterVlbPolicies(builder);
+      });
+  state = Registration::kDone;
+  return absl::OkStatus();
+}
+
+// Runs before main() in every program that links this file.
+const bool registered_at_startup = [] {
+  std::lock_guard<std::mutex> lock(StateMutex());
+  absl::Status status = RegisterLocked();
+  // Reported again, with context, by RegisterGrpcPlugins(); a silent
+  // failure here would only surface as "unknown scheme etcd".
+  if (!status.ok()) {
+    gpr_log(GPR_ERROR, "vlb: %s", std::string(status.message()).c_str());
+  }
+  return status.ok();
+}();
+
+}  // namespace
+
+PluginOptions CurrentPluginOptions() {
+  std::lock_guard<std::mutex> lock(StateMutex());
+  return Options();
+}
+
+void SetPluginOptions(const PluginOptions& options) {
+  std::lock_guard<std::mutex> lock(StateMutex());
+  Options() = options;
+}
+
+}  // namespace grpc_adapter
+
+absl::Status RegisterGrpcPlugins(const PluginOptions& options) {
+  (void)grpc_adapter::registered_at_startup;
+  std::lock_guard<std::mutex> lock(grpc_adapter::StateMutex());
+  grpc_adapter::Options() = options;
+  return grpc_adapter::RegisterLocked();
+}
+
+}  // namespace vlb

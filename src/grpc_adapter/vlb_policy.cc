@@ -1,0 +1,346 @@
+// The control plane runs on the channel's WorkSerializer (methods named
+// ...Locked and the watcher callbacks): it tracks one subchannel per
+// address and, whenever an address or its connectivity changes, builds an
+// immutable PickTable (balancer/, plain C++) and publishes it in a new
+// picker. The data plane is Picker::Pick: a metadata lookup plus
+// PickTable::Pick, without locks or allocations.
+#include "grpc_adapter/vlb_policy.h"
+
+#include <grpc/support/log.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "balancer/pick_table.h"
+#include "balancer/policy_config.h"
+#include "grpc_adapter/instance_attribute.h"
+
+namespace vlb::grpc_adapter {
+namespace {
+
+using grpc_core::LoadBalancingPolicy;
+using grpc_core::RefCountedPtr;
+using grpc_core::ServerAddress;
+using grpc_core::SubchannelInterface;
+
+class VlbConfig final : public LoadBalancingPolicy::Config {
+ public:
+  VlbConfig(absl::string_view name, internal::PolicyConfig config)
+      : name_(name), config_(std::move(config)) {}
+  absl::string_view name() const override { return name_; }
+  const internal::PolicyConfig& config() const { return config_; }
+
+ private:
+  const absl::string_view name_;  // one of the static policy names
+  const internal::PolicyConfig config_;
+};
+
+class Picker final : public LoadBalancingPolicy::SubchannelPicker {
+ public:
+  Picker(std::unique_ptr<internal::PickTable> table,
+         std::vector<RefCountedPtr<SubchannelInterface>> subchannels,
+         std::string header, bool version_aware)
+      : table_(std::move(table)),
+        subchannels_(std::move(subchannels)),
+        header_(std::move(header)),
+        version_aware_(version_aware) {}
+
+  using PickArgs = LoadBalancingPolicy::PickArgs;
+  using PickResult = LoadBalancingPolicy::PickResult;
+
+  PickResult Pick(PickArgs args) override {
+    std::optional<absl::string_view> requested;
+    // Only written to when the header appears more than once; an empty
+    // std::string does not allocate.
+    std::string joined;
+    if (version_aware_) {
+      absl::optional<absl::string_view> value =
+          args.initial_metadata->Lookup(header_, &joined);
+      if (value.has_value()) requested = *value;
+    }
+    const internal::PickResult result = table_->Pick(requested);
+    switch (result.kind) {
+      case internal::PickResult::Kind::kPicked:
+        return PickResult::Complete(subchannels_[result.endpoint]);
+      case internal::PickResult::Kind::kQueue:
+        return PickResult::Queue();
+      default:
+        // Fail, not Drop: a wait_for_ready call waits for a picker that can
+        // serve it (e.g. an instance of its version coming up); others fail
+        // at once with this status.
+        return PickResult::Fail(table_->FailureStatus(result, requested));
+    }
+  }
+
+ private:
+  const std::unique_ptr<internal::PickTable> table_;
+  const std::vector<RefCountedPtr<SubchannelInterface>> subchannels_;
+  const std::string header_;
+  const bool version_aware_;
+};
+
+class VlbPolicy final : public LoadBalancingPolicy {
+ public:
+  VlbPolicy(Args args, absl::string_view name)
+      : LoadBalancingPolicy(std::move(args)), name_(name) {}
+
+  absl::string_view name() const override { return name_; }
+
+  absl::Status UpdateLocked(UpdateArgs args) override {
+    config_ = static_cast<const VlbConfig*>(args.config.get())->config();
+    service_ = std::string(channel_control_helper()->GetAuthority());
+    if (!args.addresses.ok()) {
+      // Keep serving the instances we know; only without any is the
+      // resolver's error what calls should see.
+      if (endpoints_.empty()) {
+        const absl::Status status = absl::UnavailableError(
+            absl::StrCat("vlb: resolving ", service_,
+                         " failed: ", args.addresses.status().message()));
+        channel_control_helper()->UpdateState(
+            GRPC_CHANNEL_TRANSIENT_FAILURE, status,
+            std::make_unique<TransientFailurePicker>(status));
+      }
+      return args.addresses.status();
+    }
+    std::map<std::string, RefCountedPtr<Endpoint>> previous;
+    for (auto& endpoint : endpoints_) {
+      previous.emplace(endpoint->address_key, std::move(endpoint));
+    }
+    endpoints_.clear();
+    std::map<std::string, bool> taken;
+    for (const ServerAddress& address : *args.addresses) {
+      std::string key(address.address().addr, address.address().len);
+      if (!taken.emplace(key, true).second) continue;  // duplicate address
+      RefCountedPtr<Endpoint> endpoint;
+      if (auto it = previous.find(key); it != previous.end()) {
+        endpoint = std::move(it->second);
+        previous.erase(it);
+      } else {
+        endpoint = StartEndpoint(address, args.args, key);
+        if (endpoint == nullptr) continue;
+      }
+      const ServiceInstance* instance = InstanceAttribute::Of(address);
+      endpoint->version = instance != nullptr ? instance->version : "";
+      endpoint->weight = instance != nullptr ? instance->weight : 1;
+      endpoints_.push_back(std::move(endpoint));
+    }
+    for (auto& [key, endpoint] : previous) StopEndpoint(endpoint.get());
+    PublishPicker();
+    return absl::OkStatus();
+  }
+
+  void ExitIdleLocked() override {
+    for (const auto& endpoint : endpoints_) {
+      if (endpoint->state == GRPC_CHANNEL_IDLE) {
+        endpoint->subchannel->RequestConnection();
+      }
+    }
+  }
+
+  void ResetBackoffLocked() override {
+    for (const auto& endpoint : endpoints_) {
+      endpoint->subchannel->ResetBackoff();
+    }
+  }
+
+ private:
+  // Per-address state. Shared with the connectivity watcher, whose
+  // callbacks can arrive after the watch was cancelled; `policy` is null
+  // from then on.
+  struct Endpoint : public grpc_core::RefCounted<Endpoint> {
+    VlbPolicy* policy = nullptr;
+    std::string address_key;
+    RefCountedPtr<SubchannelInterface> subchannel;
+    SubchannelInterface::ConnectivityStateWatcherInterface* watcher = nullptr;
+    grpc_connectivity_state state = GRPC_CHANNEL_IDLE;
+    // Set by TRANSIENT_FAILURE and cleared by READY: while reconnecting
+    // after a failure the endpoint still counts as failed, so calls fail
+    // fast instead of queueing behind a dead instance.
+    bool failing = false;
+    absl::Status last_failure;
+    std::string version;
+    uint32_t weight = 1;
+  };
+
+  class Watcher final
+      : public SubchannelInterface::ConnectivityStateWatcherInterface {
+   public:
+    Watcher(RefCountedPtr<Endpoint> endpoint,
+            RefCountedPtr<LoadBalancingPolicy> policy)
+        : endpoint_(std::move(endpoint)), policy_(std::move(policy)) {}
+
+    void OnConnectivityStateChange(grpc_connectivity_state state,
+                                   absl::Status status) override {
+      if (endpoint_->policy != nullptr) {
+        endpoint_->policy->OnEndpointState(endpoint_.get(), state, status);
+      }
+    }
+    grpc_pollset_set* interested_parties() override {
+      return policy_->interested_parties();
+    }
+
+   private:
+    RefCountedPtr<Endpoint> endpoint_;
+    RefCountedPtr<LoadBalancingPolicy> policy_;  // keeps the pollset alive
+  };
+
+  RefCountedPtr<Endpoint> StartEndpoint(const ServerAddress& address,
+                                        const grpc_core::ChannelArgs& args,
+                                        const std::string& key) {
+    RefCountedPtr<SubchannelInterface> subchannel =
+        channel_control_helper()->CreateSubchannel(address, args);
+    if (subchannel == nullptr) return nullptr;
+    auto endpoint = grpc_core::MakeRefCounted<Endpoint>();
+    endpoint->policy = this;
+    endpoint->address_key = key;
+    endpoint->subchannel = std::move(subchannel);
+    auto watcher = std::make_unique<Watcher>(endpoint, Ref());
+    endpoint->watcher = watcher.get();
+    endpoint->subchannel->WatchConnectivityState(std::move(watcher));
+    // Connect eagerly, as round_robin does: the first call should not pay
+    // for the handshake, and the picker needs READY subchannels.
+    endpoint->subchannel->RequestConnection();
+    return endpoint;
+  }
+
+  void StopEndpoint(Endpoint* endpoint) {
+    endpoint->policy = nullptr;
+    endpoint->subchannel->CancelConnectivityStateWatch(endpoint->watcher);
+    endpoint->watcher = nullptr;
+  }
+
+  void OnEndpointState(Endpoint* endpoint, grpc_connectivity_state state,
+                       const absl::Status& status) {
+    if (shutdown_) return;
+    const internal::EndpointState before = Classify(*endpoint);
+    if (state == GRPC_CHANNEL_TRANSIENT_FAILURE) {
+      endpoint->failing = true;
+      endpoint->last_failure = status;
+    } else if (state == GRPC_CHANNEL_READY) {
+      endpoint->failing = false;
+    } else if (state == GRPC_CHANNEL_IDLE) {
+      // A connection went away (e.g. the server stopped): reconnect; the
+      // subchannel applies gRPC's backoff.
+      endpoint->subchannel->RequestConnection();
+    }
+    endpoint->state = state;
+    // Pickers only see the class of each endpoint; no change, no rebuild.
+    if (Classify(*endpoint) != before) PublishPicker();
+  }
+
+  static internal::EndpointState Classify(grpc_connectivity_state state,
+                                          bool failing) {
+    if (state == GRPC_CHANNEL_READY) return internal::EndpointState::kReady;
+    if (state == GRPC_CHANNEL_TRANSIENT_FAILURE || failing) {
+      return internal::EndpointState::kTransientFailure;
+    }
+    if (state == GRPC_CHANNEL_CONNECTING) {
+      return internal::EndpointState::kConnecting;
+    }
+    return internal::EndpointState::kIdle;
+  }
+  static internal::EndpointState Classify(const Endpoint& endpoint) {
+    return Classify(endpoint.state, endpoint.failing);
+  }
+
+  void PublishPicker() {
+    if (endpoints_.empty()) {
+      const absl::Status status = absl::UnavailableError(
+          absl::StrCat("no instance of ", service_, " is registered"));
+      channel_control_helper()->UpdateState(
+          GRPC_CHANNEL_TRANSIENT_FAILURE, status,
+          std::make_unique<TransientFailurePicker>(status));
+      return;
+    }
+    std::vector<internal::EndpointInfo> infos;
+    std::vector<RefCountedPtr<SubchannelInterface>> subchannels;
+    infos.reserve(endpoints_.size());
+    subchannels.reserve(endpoints_.size());
+    absl::Status last_failure;
+    for (const auto& endpoint : endpoints_) {
+      internal::EndpointInfo info;
+      info.version = endpoint->version;
+      info.weight = endpoint->weight;
+      info.state = Classify(*endpoint);
+      if (endpoint->failing) last_failure = endpoint->last_failure;
+      infos.push_back(std::move(info));
+      subchannels.push_back(endpoint->subchannel);
+    }
+    std::unique_ptr<internal::PickTable> table = internal::PickTable::Build(
+        infos, config_, service_, absl::Uniform<uint64_t>(bit_gen_));
+    grpc_connectivity_state state = GRPC_CHANNEL_READY;
+    absl::Status status;
+    switch (table->AggregateState()) {
+      case internal::EndpointState::kReady:
+        break;
+      case internal::EndpointState::kIdle:
+      case internal::EndpointState::kConnecting:
+        state = GRPC_CHANNEL_CONNECTING;
+        break;
+      case internal::EndpointState::kTransientFailure:
+        state = GRPC_CHANNEL_TRANSIENT_FAILURE;
+        status = absl::UnavailableError(absl::StrCat(
+            "no instance of ", service_,
+            " is reachable; last error: ", last_failure.ToString()));
+        break;
+    }
+    channel_control_helper()->UpdateState(
+        state, status,
+        std::make_unique<Picker>(std::move(table), std::move(subchannels),
+                                 config_.header, config_.version_aware));
+  }
+
+  void ShutdownLocked() override {
+    shutdown_ = true;
+    for (auto& endpoint : endpoints_) StopEndpoint(endpoint.get());
+    endpoints_.clear();
+  }
+
+  const absl::string_view name_;
+  internal::PolicyConfig config_;
+  std::string service_;
+  std::vector<RefCountedPtr<Endpoint>> endpoints_;
+  absl::BitGen bit_gen_;
+  bool shutdown_ = false;
+};
+
+class VlbPolicyFactory final : public grpc_core::LoadBalancingPolicyFactory {
+ public:
+  explicit VlbPolicyFactory(absl::string_view name) : name_(name) {}
+
+  grpc_core::OrphanablePtr<LoadBalancingPolicy> CreateLoadBalancingPolicy(
+      LoadBalancingPolicy::Args args) const override {
+    return grpc_core::MakeOrphanable<VlbPolicy>(std::move(args), name_);
+  }
+
+  absl::string_view name() const override { return name_; }
+
+  absl::StatusOr<RefCountedPtr<LoadBalancingPolicy::Config>>
+  ParseLoadBalancingConfig(const grpc_core::Json& json) const override {
+    absl::StatusOr<internal::PolicyConfig> config =
+        internal::ParsePolicyConfig(name_, json.Dump());
+    if (!config.ok()) return config.status();
+    return grpc_core::MakeRefCounted<VlbConfig>(name_, *std::move(config));
+  }
+
+ private:
+  const absl::string_view name_;
+};
+
+}  // namespace
+
+void RegisterVlbPolicies(grpc_core::CoreConfiguration::Builder* builder) {
+  for (absl::string_view name :
+       {kVersionPolicy, kWeightedRoundRobinPolicy, kRandomPolicy}) {
+    builder->lb_policy_registry()->RegisterLoadBalancingPolicyFactory(
+        std::make_unique<VlbPolicyFactory>(name));
+  }
+}
+
+}  // namespace vlb::grpc_adapter
