@@ -1,0 +1,386 @@
+// End to end: real etcd, real example servers (separate processes that
+// register themselves), and an ordinary gRPC channel on etcd:/// with the
+// vlb_version policy, checking where calls go.
+#include <signal.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "api.grpc.pb.h"
+#include "child_process.h"
+#include "etcd/client.h"
+#include "etcd_process.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "vlb/grpc.h"
+#include "wait_for.h"
+
+namespace vlb {
+namespace {
+
+using ::testing::HasSubstr;
+using ::vlb::testing::ChildProcess;
+using ::vlb::testing::EtcdProcess;
+using ::vlb::testing::WaitFor;
+
+constexpr char kService[] = "hwholiday.srv.app";
+constexpr char kPrefix[] = "/hwholiday/srv/app/";
+constexpr absl::Duration kWait = absl::Seconds(30);
+
+struct CallOutcome {
+  grpc::Status status;
+  std::string instance;  // id of the instance that answered
+};
+
+class BalancingTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    // Before any channel: gRPC freezes its plugin registry on first use.
+    ASSERT_TRUE(RegisterGrpcPlugins().ok());
+  }
+
+  void SetUp() override {
+    auto etcd = EtcdProcess::Start();
+    ASSERT_TRUE(etcd.ok()) << etcd.status();
+    etcd_ = *std::move(etcd);
+    etcd::ClientOptions options;
+    options.endpoints = {etcd_->endpoint()};
+    auto client = etcd::Client::Create(options);
+    ASSERT_TRUE(client.ok());
+    etcd_client_ = *std::move(client);
+  }
+
+  void TearDown() override {
+    servers_.clear();  // SIGKILL whatever still runs
+  }
+
+  // Starts an example server process registering `id` with `version`.
+  void StartServer(const std::string& id, const std::string& version,
+                   uint32_t weight = 1) {
+    ChildProcess::Options options;
+    options.program = VLB_EXAMPLE_SERVER_BIN;
+    options.args = {"--etcd=" + etcd_->endpoint(),
+                    absl::StrCat("--service=", kService),
+                    "--version=" + version,
+                    "--id=" + id,
+                    "--listen=127.0.0.1:0",
+                    absl::StrCat("--weight=", weight),
+                    "--ttl_seconds=2"};
+    auto child = ChildProcess::Spawn(options);
+    ASSERT_TRUE(child.ok()) << child.status();
+    servers_[id] = *std::move(child);
+    ASSERT_TRUE(WaitFor([&] { return KeyExists(id); }, kWait))
+        << "server " << id << " did not register";
+  }
+
+  bool KeyExists(const std::string& id) {
+    etcdserverpb::RangeRequest range;
+    range.set_key(absl::StrCat(kPrefix, id));
+    auto response = etcd_client_->Range(range);
+    return response.ok() && response->kvs_size() == 1;
+  }
+
+  std::string Target() const {
+    return absl::StrCat("etcd://", etcd_->endpoint(), "/", kService);
+  }
+
+  std::unique_ptr<api::Api::Stub> Stub(VersionPolicyOptions options = {}) {
+    return api::Api::NewStub(CreateChannel(
+        Target(), grpc::InsecureChannelCredentials(), std::move(options)));
+  }
+
+  static CallOutcome Call(api::Api::Stub* stub, const std::string& version,
+                          bool wait_for_ready = false,
+                          absl::Duration deadline = absl::Seconds(5)) {
+    grpc::ClientContext context;
+    if (!version.empty()) SetVersion(&context, version);
+    context.set_wait_for_ready(wait_for_ready);
+    context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+    api::Request request;
+    request.set_input("hello");
+    api::Response response;
+    CallOutcome outcome;
+    outcome.status = stub->ApiTest(&context, request, &response);
+    if (outcome.status.ok()) {
+      // "<id> <version>: <input>"
+      outcome.instance =
+          response.output().substr(0, response.output().find(' '));
+    }
+    return outcome;
+  }
+
+  // Calls until every instance in `ids` answered once for `version`, so
+  // that all their subchannels are READY before counting.
+  static bool WarmUp(api::Api::Stub* stub, const std::string& version,
+                     const std::vector<std::string>& ids) {
+    std::map<std::string, bool> seen;
+    return WaitFor(
+        [&] {
+          CallOutcome outcome = Call(stub, version);
+          if (outcome.status.ok()) seen[outcome.instance] = true;
+          for (const auto& id : ids) {
+            if (!seen[id]) return false;
+          }
+          return true;
+        },
+        kWait, absl::Milliseconds(5));
+  }
+
+  static std::map<std::string, int> Tally(api::Api::Stub* stub,
+                                          const std::string& version, int n,
+                                          int* failures) {
+    std::map<std::string, int> counts;
+    *failures = 0;
+    for (int i = 0; i < n; ++i) {
+      CallOutcome outcome = Call(stub, version);
+      if (outcome.status.ok()) {
+        ++counts[outcome.instance];
+      } else {
+        ++*failures;
+      }
+    }
+    return counts;
+  }
+
+  std::unique_ptr<EtcdProcess> etcd_;
+  std::unique_ptr<etcd::Client> etcd_client_;
+  std::map<std::string, std::unique_ptr<ChildProcess>> servers_;
+};
+
+TEST_F(BalancingTest, RoutesByVersionAndSpreadsOverInstances) {
+  StartServer("app-v1-a", "v1");
+  StartServer("app-v1-b", "v1");
+  StartServer("app-v2-a", "v2");
+  StartServer("app-v2-b", "v2");
+  auto stub = Stub();
+  ASSERT_TRUE(WarmUp(stub.get(), "v1", {"app-v1-a", "app-v1-b"}));
+  ASSERT_TRUE(WarmUp(stub.get(), "v2", {"app-v2-a", "app-v2-b"}));
+
+  int failures = 0;
+  auto v1 = Tally(stub.get(), "v1", 200, &failures);
+  EXPECT_EQ(failures, 0);
+  ASSERT_EQ(v1.size(), 2u) << "v1 calls must reach exactly the v1 instances";
+  // Round robin: an even split, give or take one.
+  EXPECT_NEAR(v1["app-v1-a"], 100, 1);
+  EXPECT_NEAR(v1["app-v1-b"], 100, 1);
+
+  auto v2 = Tally(stub.get(), "v2", 200, &failures);
+  EXPECT_EQ(failures, 0);
+  ASSERT_EQ(v2.size(), 2u);
+  EXPECT_NEAR(v2["app-v2-a"], 100, 1);
+  EXPECT_NEAR(v2["app-v2-b"], 100, 1);
+
+  CallOutcome v3 = Call(stub.get(), "v3");
+  EXPECT_EQ(v3.status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(v3.status.error_message(),
+            "no instance of hwholiday.srv.app matches version \"v3\" "
+            "(available: v1, v2)");
+
+  // No version and no default: every instance is eligible.
+  auto any = Tally(stub.get(), "", 200, &failures);
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(any.size(), 4u);
+}
+
+TEST_F(BalancingTest, RangeRequestsReachExactlyTheMatchingVersions) {
+  StartServer("old", "1.2.0");
+  StartServer("mid", "1.5.3");
+  StartServer("new", "2.0.0");
+  auto stub = Stub();
+  ASSERT_TRUE(WarmUp(stub.get(), "", {"old", "mid", "new"}));
+  int failures = 0;
+  auto caret = Tally(stub.get(), "^1.4", 50, &failures);
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(caret, (std::map<std::string, int>{{"mid", 50}}));
+  auto ones = Tally(stub.get(), "1.x", 50, &failures);
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(ones.size(), 2u);
+  EXPECT_EQ(ones.count("new"), 0u);
+  auto bounded = Tally(stub.get(), ">=1.5 <3", 50, &failures);
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(bounded.size(), 2u);
+  EXPECT_EQ(bounded.count("old"), 0u);
+  // "v2" equals 2.0.0 once missing parts are padded.
+  auto padded = Tally(stub.get(), "v2", 20, &failures);
+  EXPECT_EQ(padded, (std::map<std::string, int>{{"new", 20}}));
+}
+
+TEST_F(BalancingTest, FallbackOrderIsHonoured) {
+  StartServer("one", "v1");
+  StartServer("two", "v2");
+  VersionPolicyOptions options;
+  options.fallback = {"v2", "*"};
+  auto stub = Stub(options);
+  ASSERT_TRUE(WarmUp(stub.get(), "", {"one", "two"}));
+  int failures = 0;
+  auto to_v2 = Tally(stub.get(), "v9", 20, &failures);
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(to_v2, (std::map<std::string, int>{{"two", 20}}));
+
+  // Without v2, the next fallback ("*") takes any instance.
+  servers_["two"]->Terminate(absl::Seconds(10));
+  ASSERT_TRUE(WaitFor([&] { return !KeyExists("two"); }, kWait));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        CallOutcome outcome = Call(stub.get(), "v9");
+        return outcome.status.ok() && outcome.instance == "one";
+      },
+      kWait));
+}
+
+TEST_F(BalancingTest, DefaultVersionAppliesToCallsWithoutOne) {
+  StartServer("one", "v1");
+  StartServer("two", "v2");
+  VersionPolicyOptions options;
+  options.default_version = "v2";
+  auto stub = Stub(options);
+  ASSERT_TRUE(WarmUp(stub.get(), "v1", {"one"}));
+  ASSERT_TRUE(WarmUp(stub.get(), "v2", {"two"}));
+  int failures = 0;
+  EXPECT_EQ(Tally(stub.get(), "", 20, &failures),
+            (std::map<std::string, int>{{"two", 20}}));
+}
+
+TEST_F(BalancingTest, WaitForReadyCallWaitsForAMatchingInstance) {
+  StartServer("one", "v1");
+  auto stub = Stub();
+  ASSERT_TRUE(WarmUp(stub.get(), "v1", {"one"}));
+  EXPECT_EQ(Call(stub.get(), "v3").status.error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+
+  std::atomic<bool> done{false};
+  CallOutcome waited;
+  std::thread caller([&] {
+    waited = Call(stub.get(), "v3", /*wait_for_ready=*/true, absl::Seconds(60));
+    done = true;
+  });
+  // The call is parked, not failed: nothing comes back while no v3 exists.
+  // (A failed call would return within milliseconds.)
+  EXPECT_FALSE(WaitFor([&] { return done.load(); }, absl::Seconds(1)));
+  StartServer("three", "v3");
+  ASSERT_TRUE(WaitFor([&] { return done.load(); }, kWait));
+  caller.join();
+  EXPECT_TRUE(waited.status.ok()) << waited.status.error_message();
+  EXPECT_EQ(waited.instance, "three");
+}
+
+TEST_F(BalancingTest, StoppedInstancesStopReceivingCalls) {
+  StartServer("a", "v1");
+  StartServer("b", "v1");
+  StartServer("c", "v1");
+  auto stub = Stub();
+  ASSERT_TRUE(WarmUp(stub.get(), "v1", {"a", "b", "c"}));
+
+  // Graceful: the server deregisters, then shuts down.
+  ASSERT_EQ(servers_["a"]->Terminate(absl::Seconds(10)), 0);
+  // Crash: the connection drops at once; the key lives until the TTL.
+  ASSERT_TRUE(servers_["b"]->Kill(SIGKILL).ok());
+  ASSERT_TRUE(servers_["b"]->Wait(absl::Seconds(10)).ok());
+
+  // After the channel noticed, every call goes to "c" and succeeds.
+  int streak = 0;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        CallOutcome outcome = Call(stub.get(), "v1");
+        streak =
+            (outcome.status.ok() && outcome.instance == "c") ? streak + 1 : 0;
+        return streak >= 50;
+      },
+      kWait, absl::Milliseconds(1)));
+  int failures = 0;
+  auto counts = Tally(stub.get(), "v1", 100, &failures);
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(counts, (std::map<std::string, int>{{"c", 100}}));
+}
+
+TEST_F(BalancingTest, CallsKeepFlowingWhileEtcdIsDown) {
+  StartServer("a", "v1");
+  StartServer("b", "v1");
+  auto stub = Stub();
+  ASSERT_TRUE(WarmUp(stub.get(), "v1", {"a", "b"}));
+  ASSERT_TRUE(etcd_->Stop().ok());
+  // Longer than the servers' TTL (2 s): the leases would have expired.
+  const absl::Time until = absl::Now() + absl::Seconds(4);
+  int calls = 0;
+  std::map<std::string, int> counts;
+  while (absl::Now() < until) {
+    CallOutcome outcome = Call(stub.get(), "v1");
+    ASSERT_TRUE(outcome.status.ok()) << outcome.status.error_message();
+    ++counts[outcome.instance];
+    ++calls;
+  }
+  EXPECT_GT(calls, 0);
+  EXPECT_EQ(counts.size(), 2u) << "both known instances keep serving";
+  ASSERT_TRUE(etcd_->Restart().ok());
+}
+
+TEST_F(BalancingTest, MalformedRecordsAreSkipped) {
+  StartServer("good", "v1");
+  auto stub = Stub();
+  ASSERT_TRUE(WarmUp(stub.get(), "v1", {"good"}));
+  for (const auto& [key, value] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"bad-json", "{not json"},
+           {"no-address", R"({"node":{"version":"v1"}})"},
+           {"no-version", R"({"node":{"address":"127.0.0.1:1"}})"},
+           {"bad-address", R"({"node":{"version":"v1","address":"nope"}})"},
+           {"huge", std::string(70000, 'x')}}) {
+    ASSERT_TRUE(
+        etcd_->Etcdctl({"put", absl::StrCat(kPrefix, key), value}).ok());
+  }
+  // A valid record written after them proves the watch went past them.
+  StartServer("later", "v1");
+  ASSERT_TRUE(WarmUp(stub.get(), "v1", {"good", "later"}));
+  int failures = 0;
+  auto counts = Tally(stub.get(), "v1", 100, &failures);
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(counts.size(), 2u);
+}
+
+TEST_F(BalancingTest, EmptyServiceFailsFastAndWaitForReadyWaits) {
+  auto stub = Stub();
+  const absl::Time start = absl::Now();
+  CallOutcome outcome = Call(stub.get(), "v1");
+  EXPECT_EQ(outcome.status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(outcome.status.error_message(),
+              HasSubstr("no instance of hwholiday.srv.app"));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5)) << "must not hang";
+
+  std::atomic<bool> done{false};
+  CallOutcome waited;
+  std::thread caller([&] {
+    waited = Call(stub.get(), "v1", true, absl::Seconds(60));
+    done = true;
+  });
+  EXPECT_FALSE(WaitFor([&] { return done.load(); }, absl::Seconds(1)));
+  StartServer("first", "v1");
+  ASSERT_TRUE(WaitFor([&] { return done.load(); }, kWait));
+  caller.join();
+  EXPECT_TRUE(waited.status.ok()) << waited.status.error_message();
+}
+
+TEST_F(BalancingTest, WeightedChildFollowsRegistryWeights) {
+  StartServer("w1", "v1", 1);
+  StartServer("w3", "v1", 3);
+  StartServer("w6", "v1", 6);
+  VersionPolicyOptions options;
+  options.child_policy = "weighted_round_robin";
+  auto stub = Stub(options);
+  ASSERT_TRUE(WarmUp(stub.get(), "v1", {"w1", "w3", "w6"}));
+  int failures = 0;
+  auto counts = Tally(stub.get(), "v1", 10000, &failures);
+  EXPECT_EQ(failures, 0);
+  // Within 2% of the weights' shares.
+  EXPECT_NEAR(counts["w1"], 1000, 20);
+  EXPECT_NEAR(counts["w3"], 3000, 60);
+  EXPECT_NEAR(counts["w6"], 6000, 120);
+}
+
+}  // namespace
+}  // namespace vlb
