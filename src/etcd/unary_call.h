@@ -54,7 +54,6 @@ class UnaryCall {
         authenticate_(authenticate),
         first_member_(connection->preferred()) {}
 
-  ~UnaryCall() { connection_->ReleaseOp(); }
 
   void Begin() {
     if (authenticate_ || !connection_->auth_enabled()) {
@@ -116,10 +115,16 @@ class UnaryCall {
   }
 
   void Finish(absl::StatusOr<Response> result) {
-    // `done` runs before the operation is released (in the destructor), so
-    // Close() cannot tear down what `done` uses while it runs.
+    // `done` runs before the operation is released, so Close() cannot tear
+    // down what `done` uses while it runs. The call (with its
+    // ClientContext, which holds a channel reference) is destroyed before
+    // the release too: otherwise Close() could drop the connection's
+    // channels first, and the last channel reference would go away on this
+    // gRPC callback thread, where gRPC 1.51's shutdown joins itself.
     done_(std::move(result));
+    Connection* connection = connection_;
     delete this;
+    connection->ReleaseOp();
   }
 
   Connection* const connection_;

@@ -301,8 +301,13 @@ class RegistrarImpl final : public Registrar {
       Notify(RegistrarEvent::kReRegistered, absl::OkStatus());
     }
     lost_ = false;
+    if (again_) {
+      // The state changed while this write was in flight (e.g. Update()):
+      // its waiters wait for the write that carries the change.
+      Reconcile();
+      return;
+    }
     FireWaiters(absl::OkStatus());
-    if (again_) Reconcile();
   }
 
   void Failed(const absl::Status& status, RegistrarEvent event) {
