@@ -1,0 +1,541 @@
+#include "balancer/pick_table.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/numeric/int128.h"
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "balancer/weighted_sampler.h"
+
+// Design
+// ------
+// Build() groups the endpoints by their registered version string (few
+// distinct strings, many endpoints), parses each string once, and stores the
+// READY endpoints of each group contiguously in `ready`, so that the union of
+// the groups a request matches is a sequence of slices. A pick evaluates the
+// request against each group (not each endpoint), sums the matching groups'
+// counts, draws a position in that union, and walks the groups to find it.
+// Requests that match everything (no version, `*`, non-version-aware
+// policies) skip the walk: `ready` as a whole is that union.
+//
+// Weighted round robin turns the shared counter into a Weyl sequence,
+// point k = frac(k / phi), scales it to a position in the union's total
+// weight, walks the groups by weight, and looks the position up in the
+// group's cumulative weights (weighted_sampler.h), where every endpoint owns
+// one contiguous run of positions. The Weyl sequence has the lowest
+// discrepancy of any (about log(N)/N), so after N picks each endpoint's count
+// is within a few picks of N times its share, and as consecutive points are
+// 0.618 apart an endpoint with a share below 38% is never picked twice in a
+// row. Unlike gRPC's static stride scheduler (a rejection loop) it needs no
+// retries, and unlike EDF it has no shared heap, so it stays lock-free with
+// one relaxed add. When every candidate has the same weight it uses the
+// round-robin rotation instead, which is the exact answer for equal weights.
+namespace vlb::internal {
+namespace {
+
+// 2^64 / golden ratio, odd, so k * kWeylStep visits every 64-bit value.
+constexpr uint64_t kWeylStep = 0x9e3779b97f4a7c15;
+
+// Bounds the stack list of matching groups a pick keeps between its two
+// passes; with more matches the second pass evaluates the request again.
+constexpr int kMaxListedGroups = 32;
+
+uint64_t MulHigh(uint64_t a, uint64_t b) {
+  return absl::Uint128High64(absl::uint128(a) * b);
+}
+
+uint64_t SplitMix64(uint64_t x) {
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111eb;
+  return x ^ (x >> 31);
+}
+
+// Per-thread splitmix64 stream for the random policy. Seeded from the clock,
+// the thread and a process-wide counter rather than std::random_device,
+// which may open a file or throw: load spreading needs distinct streams, not
+// secrets.
+uint64_t NextRandom() {
+  static std::atomic<uint64_t> streams{0};
+  thread_local uint64_t state = 0;
+  if (state == 0) {
+    uint64_t now = static_cast<uint64_t>(
+        std::chrono::steady_clock::now().time_since_epoch().count());
+    state = SplitMix64(now ^ reinterpret_cast<uintptr_t>(&state) ^
+                       streams.fetch_add(kWeylStep, std::memory_order_relaxed));
+    state |= 1;
+  }
+  state += kWeylStep;
+  return SplitMix64(state);
+}
+
+struct Group {
+  std::string version;
+  std::optional<SemVer> parsed;  // points into `version`
+  uint32_t ready_begin = 0;      // slice of Impl::ready
+  uint32_t ready_size = 0;
+  // Over the ready endpoints with a non-zero weight.
+  WeightedSampler::Table weighted;
+  uint32_t connecting = 0;  // IDLE or CONNECTING
+  uint32_t failed = 0;      // TRANSIENT_FAILURE
+  uint64_t weight = 0;      // of the ready endpoints
+  // Whether every ready endpoint has weight `common_weight`.
+  bool uniform = true;
+  uint32_t common_weight = 0;
+};
+
+// What a request matches, gathered in a pick's first pass.
+struct Candidates {
+  bool all = false;  // every endpoint; `groups` unused
+  bool matched = false;
+  bool connecting = false;
+  bool uniform = true;
+  bool have_weight = false;
+  uint32_t common_weight = 0;
+  uint64_t ready = 0;
+  uint64_t weight = 0;
+  // Matching groups with ready endpoints, unless `overflow`.
+  int num_groups = 0;
+  bool overflow = false;
+  uint32_t groups[kMaxListedGroups];
+
+  void Add(const Group& g) {
+    ready += g.ready_size;
+    weight += g.weight;
+    connecting |= g.connecting > 0;
+    if (g.ready_size == 0) return;
+    if (!g.uniform || (have_weight && g.common_weight != common_weight)) {
+      uniform = false;
+    }
+    have_weight = true;
+    common_weight = g.common_weight;
+  }
+};
+
+// Sort order of the "available" list: semver precedence where both parse,
+// versions before labels, then bytes.
+bool VersionLess(const Group& a, const Group& b) {
+  if (a.parsed.has_value() != b.parsed.has_value()) {
+    return a.parsed.has_value();
+  }
+  if (a.parsed.has_value()) {
+    int c = CompareSemVer(*a.parsed, *b.parsed);
+    if (c != 0) return c < 0;
+  }
+  return a.version < b.version;
+}
+
+std::string Quote(absl::string_view text) {
+  return absl::StrCat("\"", absl::CHexEscape(text), "\"");
+}
+
+}  // namespace
+
+struct PickTable::Impl {
+  PolicyConfig config;
+  std::string service;
+  std::vector<Group> groups;
+  // Group indices by VersionLess, for messages.
+  std::vector<uint32_t> sorted_groups;
+  std::vector<uint32_t> ready;  // endpoint indices, by group
+  WeightedSampler sampler;
+  // Over every ready endpoint of non-zero weight, for requests that match
+  // everything.
+  WeightedSampler::Table all_weighted;
+  Candidates all;
+  size_t num_endpoints = 0;
+  size_t num_failed = 0;
+  // On its own cache line: every pick writes it, and the read-only fields
+  // above should not be invalidated in other cores' caches by that.
+  alignas(64) mutable std::atomic<uint64_t> counter{0};
+
+  // First pass: which groups match.
+  void Collect(const VersionRequest& request, Candidates* c) const {
+    for (size_t i = 0; i < groups.size(); ++i) {
+      const Group& g = groups[i];
+      if (!request.Matches(g.version, g.parsed)) continue;
+      c->matched = true;
+      c->Add(g);
+      if (g.ready_size == 0) continue;
+      if (c->num_groups == kMaxListedGroups) {
+        c->overflow = true;
+      } else {
+        c->groups[c->num_groups++] = static_cast<uint32_t>(i);
+      }
+    }
+  }
+
+  // Calls f(group) for each matching group with ready endpoints, in Collect's
+  // order, until f returns true.
+  template <typename F>
+  void ForEachCandidate(const Candidates& c, const VersionRequest* request,
+                        F f) const {
+    if (!c.overflow) {
+      for (int i = 0; i < c.num_groups; ++i) {
+        if (f(groups[c.groups[i]])) return;
+      }
+      return;
+    }
+    for (const Group& g : groups) {
+      if (g.ready_size > 0 && request->Matches(g.version, g.parsed) && f(g)) {
+        return;
+      }
+    }
+  }
+
+  // The `index`-th ready endpoint of the union.
+  size_t Locate(const Candidates& c, const VersionRequest* request,
+                uint64_t index) const {
+    if (c.all) return ready[index];
+    size_t found = 0;
+    ForEachCandidate(c, request, [&](const Group& g) {
+      if (index < g.ready_size) {
+        found = ready[g.ready_begin + index];
+        return true;
+      }
+      index -= g.ready_size;
+      return false;
+    });
+    return found;
+  }
+
+  size_t PickWeighted(const Candidates& c,
+                      const VersionRequest* request) const {
+    // Scaling the Weyl point (a 64-bit fraction) to the union's weight keeps
+    // it equidistributed over the integer positions, within 2^-64.
+    uint64_t position = MulHigh(
+        counter.fetch_add(1, std::memory_order_relaxed) * kWeylStep, c.weight);
+    if (c.all) return sampler.Find(all_weighted, position);
+    size_t found = 0;
+    ForEachCandidate(c, request, [&](const Group& g) {
+      if (position >= g.weight) {
+        position -= g.weight;
+        return false;
+      }
+      found = sampler.Find(g.weighted, position);
+      return true;
+    });
+    return found;
+  }
+
+  // Requires c.ready > 0.
+  size_t Choose(const Candidates& c, const VersionRequest* request) const {
+    switch (config.child) {
+      case ChildPolicy::kRandom:
+        return Locate(c, request, MulHigh(NextRandom(), c.ready));
+      case ChildPolicy::kWeightedRoundRobin:
+        // Equal weights, or only drained endpoints left: plain rotation.
+        if (!c.uniform && c.weight > 0) return PickWeighted(c, request);
+        break;
+      case ChildPolicy::kRoundRobin:
+        break;
+    }
+    return Locate(c, request,
+                  counter.fetch_add(1, std::memory_order_relaxed) % c.ready);
+  }
+
+  // Picks for one request (or for everything when `request` is null or
+  // matches everything). Returns false when it has neither ready nor
+  // connecting endpoints, so the caller moves on to the next fallback.
+  bool TryRequest(const VersionRequest* request, bool* matched,
+                  PickResult* result) const {
+    Candidates local;
+    const Candidates* c = &all;
+    if (request != nullptr && !request->IsAny()) {
+      Collect(*request, &local);
+      c = &local;
+    }
+    *matched |= c->matched;
+    if (c->ready > 0) {
+      result->kind = PickResult::Kind::kPicked;
+      result->endpoint = Choose(*c, request);
+      return true;
+    }
+    if (c->connecting) {
+      result->kind = PickResult::Kind::kQueue;
+      return true;
+    }
+    return false;
+  }
+
+  bool GroupMatches(const Group& g, const VersionRequest* request) const {
+    return request == nullptr || request->Matches(g.version, g.parsed);
+  }
+
+  std::string Available() const {
+    if (sorted_groups.empty()) return "none";
+    std::string out;
+    for (uint32_t i : sorted_groups) {
+      if (!out.empty()) out += ", ";
+      const std::string& v = groups[i].version;
+      out += v.empty() ? "\"\"" : absl::CHexEscape(v);
+    }
+    return out;
+  }
+};
+
+PickTable::~PickTable() = default;
+
+std::unique_ptr<PickTable> PickTable::Build(
+    const std::vector<EndpointInfo>& endpoints, const PolicyConfig& config,
+    std::string service, uint64_t seed) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+  impl->service = std::move(service);
+  impl->counter.store(seed, std::memory_order_relaxed);
+  impl->num_endpoints = endpoints.size();
+
+  // Group by version string. Registries tend to list instances of one
+  // version together, so compare with the previous endpoint before hashing.
+  std::vector<Group>& groups = impl->groups;
+  std::vector<uint32_t> group_of(endpoints.size());
+  absl::flat_hash_map<absl::string_view, uint32_t> index;
+  for (size_t i = 0; i < endpoints.size(); ++i) {
+    const EndpointInfo& e = endpoints[i];
+    uint32_t g;
+    if (i > 0 && e.version == endpoints[i - 1].version) {
+      g = group_of[i - 1];
+    } else {
+      auto [it, inserted] =
+          index.try_emplace(e.version, static_cast<uint32_t>(groups.size()));
+      if (inserted) {
+        groups.emplace_back();
+        groups.back().version = e.version;
+      }
+      g = it->second;
+    }
+    group_of[i] = g;
+    Group& group = groups[g];
+    switch (e.state) {
+      case EndpointState::kReady:
+        ++group.ready_size;
+        break;
+      case EndpointState::kIdle:
+      case EndpointState::kConnecting:
+        ++group.connecting;
+        break;
+      case EndpointState::kTransientFailure:
+        ++group.failed;
+        ++impl->num_failed;
+        break;
+    }
+  }
+
+  uint32_t next = 0;
+  for (Group& g : groups) {
+    // Only now: `version` no longer moves, so `parsed` may point into it.
+    g.parsed = ParseSemVer(g.version);
+    g.ready_begin = next;
+    next += g.ready_size;
+  }
+  impl->ready.resize(next);
+  std::vector<uint32_t> cursor(groups.size());
+  for (size_t g = 0; g < groups.size(); ++g) cursor[g] = groups[g].ready_begin;
+  for (size_t i = 0; i < endpoints.size(); ++i) {
+    if (endpoints[i].state == EndpointState::kReady) {
+      impl->ready[cursor[group_of[i]]++] = static_cast<uint32_t>(i);
+    }
+  }
+
+  // Weighted tables over the ready endpoints of non-zero weight, per group
+  // and for all of them.
+  std::vector<uint32_t> items;
+  std::vector<uint64_t> weights;
+  Candidates& all = impl->all;
+  all.all = true;
+  auto add_table = [&](uint32_t begin, uint32_t size) {
+    items.clear();
+    weights.clear();
+    for (uint32_t k = begin; k < begin + size; ++k) {
+      uint32_t w = endpoints[impl->ready[k]].weight;
+      if (w == 0) continue;
+      items.push_back(impl->ready[k]);
+      weights.push_back(w);
+    }
+    return impl->sampler.Add(items, weights);
+  };
+  for (Group& g : groups) {
+    for (uint32_t k = g.ready_begin; k < g.ready_begin + g.ready_size; ++k) {
+      uint32_t w = endpoints[impl->ready[k]].weight;
+      if (k == g.ready_begin) g.common_weight = w;
+      g.uniform &= w == g.common_weight;
+      g.weight += w;
+    }
+    g.weighted = add_table(g.ready_begin, g.ready_size);
+    all.matched = true;
+    all.Add(g);
+  }
+  impl->all_weighted = add_table(0, next);
+
+  std::vector<uint32_t>& sorted = impl->sorted_groups;
+  sorted.resize(groups.size());
+  for (size_t g = 0; g < groups.size(); ++g) {
+    sorted[g] = static_cast<uint32_t>(g);
+  }
+  std::sort(sorted.begin(), sorted.end(), [&](uint32_t a, uint32_t b) {
+    return VersionLess(groups[a], groups[b]);
+  });
+
+  std::unique_ptr<PickTable> table(new PickTable());
+  table->impl_ = std::move(impl);
+  return table;
+}
+
+PickResult PickTable::Pick(std::optional<absl::string_view> requested) const {
+  const Impl& t = *impl_;
+  PickResult result;
+  bool matched = false;
+  const PolicyConfig& config = t.config;
+  if (!config.version_aware) {
+    if (t.TryRequest(nullptr, &matched, &result)) return result;
+    result.kind =
+        matched ? PickResult::Kind::kUnreachable : PickResult::Kind::kNoMatch;
+    return result;
+  }
+
+  // Parsed in place: the request is a fixed-size object on the stack.
+  VersionRequest parsed;
+  const VersionRequest* request = nullptr;
+  absl::string_view text =
+      requested.has_value() ? absl::StripAsciiWhitespace(*requested) : "";
+  if (!text.empty()) {
+    if (!VersionRequest::TryParse(text, &parsed)) {
+      result.kind = PickResult::Kind::kBadRequest;
+      return result;
+    }
+    request = &parsed;
+  } else if (config.default_version.has_value()) {
+    request = &*config.default_version;
+  }
+
+  if (t.TryRequest(request, &matched, &result)) return result;
+  // Without a request every endpoint was a candidate, so fallbacks, which
+  // can only narrow that, have nothing to add.
+  if (request != nullptr) {
+    for (const VersionRequest& fallback : config.fallback) {
+      if (t.TryRequest(&fallback, &matched, &result)) return result;
+    }
+  }
+  result.kind =
+      matched ? PickResult::Kind::kUnreachable : PickResult::Kind::kNoMatch;
+  return result;
+}
+
+absl::Status PickTable::FailureStatus(
+    const PickResult& result,
+    std::optional<absl::string_view> requested) const {
+  const Impl& t = *impl_;
+  const PolicyConfig& config = t.config;
+  absl::string_view text =
+      requested.has_value() ? absl::StripAsciiWhitespace(*requested) : "";
+
+  if (result.kind == PickResult::Kind::kBadRequest) {
+    absl::StatusOr<VersionRequest> parsed = VersionRequest::Parse(text);
+    if (parsed.ok()) {
+      return absl::InternalError(
+          absl::StrCat("version request ", Quote(text), " for ", t.service,
+                       " was reported invalid but parses"));
+    }
+    // Parse's message repeats the request; say it once, with the service.
+    absl::string_view detail = parsed.status().message();
+    std::string prefix =
+        absl::StrCat("invalid version request ", Quote(text), ": ");
+    if (absl::StartsWith(detail, prefix)) detail.remove_prefix(prefix.size());
+    return absl::InvalidArgumentError(absl::StrCat("invalid version request ",
+                                                   Quote(text), " for ",
+                                                   t.service, ": ", detail));
+  }
+  if (result.kind != PickResult::Kind::kNoMatch &&
+      result.kind != PickResult::Kind::kUnreachable) {
+    return absl::InternalError(
+        "PickTable::FailureStatus called for a pick that did not fail");
+  }
+
+  // Rebuild what Pick() saw: the effective request and its fallbacks.
+  VersionRequest parsed;
+  const VersionRequest* request = nullptr;
+  bool defaulted = false;
+  if (config.version_aware) {
+    if (!text.empty()) {
+      if (VersionRequest::TryParse(text, &parsed)) request = &parsed;
+    } else if (config.default_version.has_value()) {
+      request = &*config.default_version;
+      defaulted = true;
+    }
+  }
+  std::string subject;
+  if (request != nullptr) {
+    subject = absl::StrCat(defaulted ? "default version " : "version ",
+                           Quote(request->text()));
+  }
+  std::vector<const VersionRequest*> tried;
+  if (request != nullptr) {
+    tried.push_back(request);
+    for (const VersionRequest& f : config.fallback) tried.push_back(&f);
+  }
+
+  std::vector<std::string> notes;
+  if (config.version_aware && text.empty()) {
+    notes.push_back("no version requested");
+  }
+  std::string message;
+  if (result.kind == PickResult::Kind::kNoMatch) {
+    message =
+        request != nullptr
+            ? absl::StrCat("no instance of ", t.service, " matches ", subject)
+            : absl::StrCat("no instance of ", t.service, " is available");
+    if (config.version_aware) {
+      notes.push_back(absl::StrCat("available: ", t.Available()));
+    }
+  } else {
+    size_t failed = 0;
+    if (request == nullptr) {
+      failed = t.num_failed;
+    } else {
+      for (const Group& g : t.groups) {
+        bool hit = false;
+        for (const VersionRequest* r : tried) hit |= t.GroupMatches(g, r);
+        if (hit) failed += g.failed;
+      }
+    }
+    message =
+        request != nullptr
+            ? absl::StrCat("instances of ", t.service, " matching ", subject,
+                           " are unreachable")
+            : absl::StrCat("instances of ", t.service, " are unreachable");
+    notes.push_back(absl::StrCat(failed, " in TRANSIENT_FAILURE"));
+  }
+  if (request != nullptr && !config.fallback.empty()) {
+    std::vector<absl::string_view> names;
+    for (const VersionRequest& f : config.fallback) names.push_back(f.text());
+    notes.push_back(
+        absl::StrCat("fallback tried: ", absl::StrJoin(names, ", ")));
+  }
+  if (!notes.empty()) {
+    absl::StrAppend(&message, " (", absl::StrJoin(notes, "; "), ")");
+  }
+  return absl::UnavailableError(message);
+}
+
+EndpointState PickTable::AggregateState() const {
+  const Candidates& all = impl_->all;
+  if (all.ready > 0) return EndpointState::kReady;
+  if (all.connecting) return EndpointState::kConnecting;
+  return EndpointState::kTransientFailure;
+}
+
+size_t PickTable::ready_count() const { return impl_->all.ready; }
+
+}  // namespace vlb::internal
