@@ -99,9 +99,9 @@ class VlbPolicy final : public LoadBalancingPolicy {
       // Keep serving the instances we know; only without any is the
       // resolver's error what calls should see.
       if (endpoints_.empty()) {
-        const absl::Status status = absl::UnavailableError(
-            absl::StrCat("vlb: resolving ", service_,
-                         " failed: ", args.addresses.status().message()));
+        // The resolver's message already names the service and the cause.
+        const absl::Status status =
+            absl::UnavailableError(args.addresses.status().message());
         channel_control_helper()->UpdateState(
             GRPC_CHANNEL_TRANSIENT_FAILURE, status,
             std::make_unique<TransientFailurePicker>(status));

@@ -1,0 +1,77 @@
+// A small --name=value flag parser and output helpers shared by the example
+// programs, so each program only declares its flags and its usage text.
+#ifndef VLB_EXAMPLES_COMMON_FLAGS_H_
+#define VLB_EXAMPLES_COMMON_FLAGS_H_
+
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace vlb::examples {
+
+// Exit status for bad command lines, as with vlb_register and most Unix
+// tools, so scripts can tell a misuse from a failed run (1).
+inline constexpr int kExitUsage = 2;
+
+// Receives the text after '=' (empty for a bare boolean flag); a non-OK
+// status becomes the usage error.
+using FlagHandler = std::function<absl::Status(absl::string_view value)>;
+
+class FlagSet {
+ public:
+  void AddString(const std::string& name, std::string* target);
+  void AddBool(const std::string& name, bool* target);
+  // Accepts integers in [min, max] only.
+  template <typename Int>
+  void AddInt(const std::string& name, Int* target, int64_t min, int64_t max) {
+    Add(name, [name, target, min, max](absl::string_view value) {
+      absl::StatusOr<int64_t> parsed = ParseInt(name, value, min, max);
+      if (!parsed.ok()) return parsed.status();
+      *target = static_cast<Int>(*parsed);
+      return absl::OkStatus();
+    });
+  }
+  // `bare_ok`: the flag may be given without "=value" (booleans).
+  void Add(const std::string& name, FlagHandler handler, bool bare_ok = false);
+
+  // Applies argv[1..] in order. Stops at --help / -h (then help() is true).
+  // InvalidArgument names the offending argument.
+  absl::Status Parse(int argc, char** argv);
+
+  bool help() const { return help_; }
+  // Whether --name appeared on the command line.
+  bool seen(const std::string& name) const { return seen_.count(name) > 0; }
+
+  static absl::StatusOr<int64_t> ParseInt(absl::string_view name,
+                                          absl::string_view value, int64_t min,
+                                          int64_t max);
+
+ private:
+  struct Flag {
+    FlagHandler handler;
+    bool bare_ok = false;
+  };
+  std::map<std::string, Flag, std::less<>> flags_;
+  std::set<std::string> seen_;
+  bool help_ = false;
+};
+
+// Writes `line` and a newline as one flushed write, safe from any thread:
+// readers of a pipe (scripts/demo, tests) see each line when it happens and
+// lines from different threads never interleave.
+void PrintLine(std::FILE* stream, absl::string_view line);
+
+// Prints "<program>: <message>" and a pointer to --help on stderr; returns
+// kExitUsage for `return UsageError(...)` from main.
+int UsageError(absl::string_view program, const absl::Status& status);
+
+}  // namespace vlb::examples
+
+#endif  // VLB_EXAMPLES_COMMON_FLAGS_H_

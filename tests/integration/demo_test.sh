@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Runs the scenario of scripts/demo against built binaries and checks what a
+# reader of the demo is told: v1 calls reach only v1 instances, v3 fails with
+# the "no instance ... matches version" message, v2 fails once its instance
+# is stopped, the demo exits 0 and leaves no process and no temp dir behind.
+#
+# Usage: demo_test.sh <scripts/demo> <dir with vlb_example_server/_client>
+set -euo pipefail
+
+[ $# -eq 2 ] || { echo "usage: $0 <demo script> <bin dir>" >&2; exit 2; }
+demo=$1 bin_dir=$2
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/vlb-demo-test.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+out=$tmp/demo.out
+mkdir "$tmp/t"
+
+errors=0
+check() {  # check <description> <command>...
+  if "${@:2}"; then
+    printf 'ok:   %s\n' "$1"
+  else
+    printf 'FAIL: %s\n' "$1"
+    errors=$((errors + 1))
+  fi
+}
+
+# Every process the demo starts inherits this variable, which is how we find
+# leftovers afterwards (no process group or session tricks needed).
+tag="VLB_DEMO_TEST_TAG=$$-$RANDOM"
+rc=0
+env -u VLB_ETCD_ENDPOINTS "$tag" TMPDIR="$tmp/t" \
+  bash "$demo" --no-build --bin-dir "$bin_dir" >"$out" 2>&1 || rc=$?
+cat "$out"
+echo "--- demo exited with $rc"
+
+# section <client flags>: the result lines of the first client run with
+# exactly these flags.
+section() {
+  awk -v cmd="  \$ vlb_example_client $*" '
+    $0 == cmd { on = 1; next }
+    on && /^      / { sub(/^      /, ""); print; next }
+    on { exit }' "$out"
+}
+
+leftovers() {
+  local env_file pid found=()
+  for env_file in /proc/[0-9]*/environ; do
+    pid=${env_file#/proc/}
+    pid=${pid%/environ}
+    grep -qzxF "$tag" "$env_file" 2>/dev/null && found+=("$pid")
+  done
+  [ ${#found[@]} -eq 0 ] && return 0
+  echo "left running: ${found[*]}"
+  for pid in "${found[@]}"; do
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null; echo
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  return 1
+}
+
+only_lines() {  # only_lines <regex> <text>: non-empty, every line matches
+  [ -n "$2" ] && ! grep -qvE "$1" <<<"$2"
+}
+
+v1=$(section --version=v1 --calls=4)
+v2=$(section --version=v2 --calls=2)
+v3=$(section --version=v3)
+v2_after=$(section --version=v2)
+
+check "demo exits 0" [ "$rc" -eq 0 ]
+check "v1 calls answered only by v1 instances" \
+  only_lines '^OK app-v1-[ab] v1: call-[0-9]+$' "$v1"
+check "all 4 v1 calls answered" [ "$(grep -c '^OK ' <<<"$v1")" -eq 4 ]
+check "v2 calls answered only by the v2 instance" \
+  only_lines '^OK app-v2-a v2: call-[0-9]+$' "$v2"
+check "v3 fails with UNAVAILABLE naming the missing version" \
+  grep -qF 'ERR UNAVAILABLE no instance of hwholiday.srv.app matches version "v3"' <<<"$v3"
+check "v2 fails after its instance stopped" \
+  grep -qF 'ERR UNAVAILABLE no instance of hwholiday.srv.app matches version "v2"' <<<"$v2_after"
+check "no process of the demo left running" leftovers
+check "no temp dir left behind" [ -z "$(ls -A "$tmp/t")" ]
+
+[ $errors -eq 0 ] || { echo "$errors check(s) failed"; exit 1; }
+echo "all checks passed"
