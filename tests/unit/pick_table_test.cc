@@ -1,12 +1,9 @@
 #include "balancer/pick_table.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
-#include <cstdlib>
 #include <map>
 #include <memory>
-#include <new>
 #include <optional>
 #include <set>
 #include <string>
@@ -16,32 +13,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "allocation_counter.h"
 #include "balancer/policy_config.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-
-// Counts heap allocations made while g_count_allocations is set, to prove
-// that Pick() does not allocate (the same approach as version_test.cc).
-// Replacing the global operators is the only way to see allocations made
-// inside absl or the standard library too. They are not inlined so that GCC
-// does not mistake new/free pairs for mismatched allocations
-// (-Wmismatched-new-delete) at -O1 and above.
-namespace {
-std::atomic<bool> g_count_allocations{false};
-std::atomic<int> g_allocations{0};
-}  // namespace
-
-[[gnu::noinline]] void* operator new(std::size_t size) {
-  if (g_count_allocations.load(std::memory_order_relaxed)) {
-    g_allocations.fetch_add(1, std::memory_order_relaxed);
-  }
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
 
 namespace vlb::internal {
 namespace {
@@ -574,8 +549,7 @@ TEST(PickTableTest, PickDoesNotAllocate) {
   for (const auto& table : tables) {
     for (const auto& request : requests) table->Pick(request);
   }
-  g_allocations = 0;
-  g_count_allocations = true;
+  vlb::testing::AllocationCounter allocations;
   int picked = 0;
   for (int round = 0; round < 10; ++round) {
     for (const auto& table : tables) {
@@ -584,8 +558,7 @@ TEST(PickTableTest, PickDoesNotAllocate) {
       }
     }
   }
-  g_count_allocations = false;
-  EXPECT_EQ(g_allocations.load(), 0);
+  EXPECT_EQ(allocations.count(), 0);
   EXPECT_GT(picked, 0);
 }
 

@@ -1,8 +1,5 @@
 #include "balancer/version.h"
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -10,30 +7,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "allocation_counter.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-
-// Counts heap allocations made while g_count_allocations is set, to prove
-// that the pick path does not allocate. Replacing the global operators is the
-// only way to see allocations made inside absl or the standard library too.
-// They are not inlined so that GCC does not mistake new/free pairs for
-// mismatched allocations (-Wmismatched-new-delete) at -O1 and above.
-namespace {
-std::atomic<bool> g_count_allocations{false};
-std::atomic<int> g_allocations{0};
-}  // namespace
-
-[[gnu::noinline]] void* operator new(std::size_t size) {
-  if (g_count_allocations.load(std::memory_order_relaxed)) {
-    g_allocations.fetch_add(1, std::memory_order_relaxed);
-  }
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
 
 namespace vlb::internal {
 namespace {
@@ -510,27 +486,25 @@ TEST(VersionRequestTest, PickPathDoesNotAllocate) {
   }
   VersionRequest request;
   int matched = 0;
-  g_allocations = 0;
-  g_count_allocations = true;
-  for (const char* text : requests) {
-    bool ok = VersionRequest::TryParse(text, &request);
-    for (size_t i = 0; ok && i < std::size(instances); ++i) {
-      matched += request.Matches(instances[i], parsed[i]);
-      matched += ParseSemVer(instances[i]).has_value();
+  {
+    vlb::testing::AllocationCounter allocations;
+    for (const char* text : requests) {
+      bool ok = VersionRequest::TryParse(text, &request);
+      for (size_t i = 0; ok && i < std::size(instances); ++i) {
+        matched += request.Matches(instances[i], parsed[i]);
+        matched += ParseSemVer(instances[i]).has_value();
+      }
+      matched += ok;
     }
-    matched += ok;
+    VersionRequest::TryParse("1..2", &request);  // errors too
+    EXPECT_EQ(allocations.count(), 0);
   }
-  VersionRequest::TryParse("1..2", &request);  // errors too
-  g_count_allocations = false;
-  EXPECT_EQ(g_allocations.load(), 0);
   EXPECT_GT(matched, 0);
 
   // The counter works.
-  g_count_allocations = true;
-  std::string* s = new std::string(100, 'a');
-  g_count_allocations = false;
-  delete s;
-  EXPECT_GE(g_allocations.load(), 1);
+  vlb::testing::AllocationCounter allocations;
+  auto s = std::make_unique<std::string>(100, 'a');
+  EXPECT_GE(allocations.count(), 1);
 }
 
 }  // namespace
