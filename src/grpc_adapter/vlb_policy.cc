@@ -70,6 +70,15 @@ class Picker final : public LoadBalancingPolicy::SubchannelPicker {
         return PickResult::Complete(subchannels_[result.endpoint]);
       case internal::PickResult::Kind::kQueue:
         return PickResult::Queue();
+      case internal::PickResult::Kind::kBadRequest: {
+        // A malformed request never becomes valid, so even wait_for_ready
+        // calls must not wait: Drop. gRPC rewrites INVALID_ARGUMENT from a
+        // load balancer into an opaque INTERNAL (gRFC A54), so say INTERNAL
+        // ourselves and keep the message readable.
+        absl::Status status = table_->FailureStatus(result, requested);
+        return PickResult::Drop(
+            absl::InternalError(std::string(status.message())));
+      }
       default:
         // Fail, not Drop: a wait_for_ready call waits for a picker that can
         // serve it (e.g. an instance of its version coming up); others fail
