@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,6 +25,9 @@
 
 namespace vlb::examples {
 namespace {
+
+using programs::FlagSet;
+using programs::PrintLine;
 
 constexpr char kProgram[] = "vlb_example_client";
 constexpr char kDefaultService[] = "hwholiday.srv.app";
@@ -135,10 +139,8 @@ std::string CodeName(grpc::StatusCode code) {
 
 int Run(int argc, char** argv) {
   absl::StatusOr<Config> config = ParseFlags(argc, argv);
-  if (!config.ok()) return UsageError(kProgram, config.status());
-  if (config->help) {
-    std::fputs(kUsage, stdout);
-    return 0;
+  if (std::optional<int> exit = programs::EarlyExit(kProgram, kUsage, config)) {
+    return *exit;
   }
 
   // Before any channel exists: gRPC freezes its plugin registry on first use.

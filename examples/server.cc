@@ -4,13 +4,10 @@
 //
 // Each answer names the instance and its version ("<id> <version>: <input>")
 // so a client can show which instance served each call.
-#include <signal.h>
-
-#include <cstdint>
 #include <cstdio>
-#include <limits>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -22,11 +19,17 @@
 #include "absl/time/time.h"
 #include "api.grpc.pb.h"
 #include "common/flags.h"
+#include "common/registrar_setup.h"
+#include "common/stop_signals.h"
 #include "grpcpp/grpcpp.h"
 #include "vlb/registrar.h"
 
 namespace vlb::examples {
 namespace {
+
+using programs::FlagSet;
+using programs::PrintLine;
+using programs::UsageError;
 
 constexpr char kProgram[] = "vlb_example_server";
 
@@ -72,24 +75,8 @@ absl::StatusOr<Config> ParseFlags(int argc, char** argv) {
   RegistrarOptions& options = config.registrar;
   options.service_name = "hwholiday.srv.app";
   FlagSet flags;
-  flags.Add("etcd", [&options](absl::string_view value) {
-    options.etcd.endpoints = ParseEndpointList(std::string(value));
-    if (options.etcd.endpoints.empty()) {
-      return absl::InvalidArgumentError("--etcd: no endpoint given");
-    }
-    return absl::OkStatus();
-  });
-  flags.AddString("service", &options.service_name);
-  flags.AddString("version", &options.version);
+  programs::AddRegistrarFlags(&flags, &options);
   flags.AddString("listen", &config.listen);
-  flags.AddString("id", &options.instance_id);
-  // Only the type's range here: the registrar checks the allowed range, so
-  // its message stays the single source of truth.
-  flags.AddInt("weight", &options.weight, 0,
-               std::numeric_limits<uint32_t>::max());
-  int64_t ttl_seconds = absl::ToInt64Seconds(options.ttl);
-  flags.AddInt("ttl_seconds", &ttl_seconds, 0,
-               std::numeric_limits<int32_t>::max());
   if (absl::Status status = flags.Parse(argc, argv); !status.ok()) {
     return status;
   }
@@ -99,10 +86,6 @@ absl::StatusOr<Config> ParseFlags(int argc, char** argv) {
     return absl::InvalidArgumentError(
         "--version is required, e.g. --version=v1");
   }
-  if (flags.seen("id") && options.instance_id.empty()) {
-    return absl::InvalidArgumentError("--id: must not be empty");
-  }
-  options.ttl = absl::Seconds(ttl_seconds);
   return config;
 }
 
@@ -147,43 +130,16 @@ class ApiService final : public api::Api::Service {
   std::string instance_id_;
 };
 
-std::string DescribeEvent(const Registrar& registrar, RegistrarEvent event,
-                          const absl::Status& detail) {
-  std::string line = absl::StrCat("registrar: ", RegistrarEventName(event));
-  switch (event) {
-    case RegistrarEvent::kRegistered:
-    case RegistrarEvent::kReRegistered:
-      absl::StrAppend(&line, " ", registrar.key(),
-                      " lease=", registrar.lease_id());
-      break;
-    case RegistrarEvent::kLost:
-    case RegistrarEvent::kConflict:
-      absl::StrAppend(&line, ": ", detail.ToString());
-      break;
-    case RegistrarEvent::kStopped:
-      if (!detail.ok()) absl::StrAppend(&line, ": ", detail.ToString());
-      break;
-  }
-  return line;
-}
-
 int Run(int argc, char** argv) {
   absl::StatusOr<Config> config = ParseFlags(argc, argv);
-  if (!config.ok()) return UsageError(kProgram, config.status());
-  if (config->help) {
-    std::fputs(kUsage, stdout);
-    return 0;
+  if (std::optional<int> exit = programs::EarlyExit(kProgram, kUsage, config)) {
+    return *exit;
   }
   absl::StatusOr<std::string> host = ListenHost(config->listen);
   if (!host.ok()) return UsageError(kProgram, host.status());
 
-  // Blocked before gRPC and the registrar start their threads, which inherit
-  // the mask, so the signals reach only sigwait() below.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Before gRPC or the registrar starts a thread: threads inherit the mask.
+  programs::BlockStopSignals();
 
   ApiService service(config->registrar.version);
   int port = 0;
@@ -199,18 +155,13 @@ int Run(int argc, char** argv) {
   }
   config->registrar.address = absl::StrCat(*host, ":", port);
 
-  // Events only start with Start(), after this is set.
-  const Registrar* registrar_for_events = nullptr;
-  absl::StatusOr<std::unique_ptr<Registrar>> registrar = Registrar::Create(
-      config->registrar, [&registrar_for_events](RegistrarEvent event,
-                                                 const absl::Status& detail) {
-        PrintLine(stderr, DescribeEvent(*registrar_for_events, event, detail));
-      });
+  absl::StatusOr<std::unique_ptr<Registrar>> registrar =
+      programs::CreatePrintingRegistrar(config->registrar, stderr,
+                                        "registrar: ");
   if (!registrar.ok()) {
     server->Shutdown();
     return UsageError(kProgram, registrar.status());
   }
-  registrar_for_events = registrar->get();
   const ServiceInstance instance = (*registrar)->instance();
   service.set_instance_id(instance.id);
   PrintLine(stderr, absl::StrCat("serving ", instance.id, " version ",
@@ -223,9 +174,7 @@ int Run(int argc, char** argv) {
                                    started.ToString()));
   }
 
-  int signal_number = 0;
-  while (sigwait(&stop_signals, &signal_number) != 0) {
-  }
+  const int signal_number = programs::WaitForStopSignal();
   PrintLine(stderr, absl::StrCat("got signal ", signal_number,
                                  ": unregistering, then shutting down"));
   // Unregister first: clients watching etcd drop this instance and route

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "etcd/stream_plumbing.h"
 
 namespace vlb::etcd {
 namespace {
@@ -43,24 +44,20 @@ void LeaseKeeper::Shutdown() {
 
 void LeaseKeeper::EnsureStream() {
   if (stream_ || reconnect_timer_ != 0 || shutdown_ || leases_.empty()) return;
-  auto holder = std::make_shared<std::weak_ptr<Stream>>();
-  stream_ = Stream::Open(
-      connection_, connection_->preferred(),
+  stream_ = OpenDispatchedStream<etcdserverpb::LeaseKeepAliveRequest,
+                                 etcdserverpb::LeaseKeepAliveResponse>(
+      connection_, dispatcher_,
       [](Member& m, grpc::ClientContext* c,
          grpc::ClientBidiReactor<etcdserverpb::LeaseKeepAliveRequest,
                                  etcdserverpb::LeaseKeepAliveResponse>* r) {
         m.lease->async()->LeaseKeepAlive(c, r);
       },
-      [this](etcdserverpb::LeaseKeepAliveResponse response) {
-        dispatcher_->Post(
-            [this, response = std::move(response)] { OnResponse(response); });
+      [this](const etcdserverpb::LeaseKeepAliveResponse& response) {
+        OnResponse(response);
       },
-      [this, holder](const grpc::Status& status) {
-        dispatcher_->Post(
-            [this, holder, status] { OnStreamDone(holder->lock(), status); });
-      });
+      [this](const std::shared_ptr<Stream>& stream,
+             const grpc::Status& status) { OnStreamDone(stream, status); });
   if (!stream_) return;  // closing
-  *holder = stream_;
   // A fresh stream: everything is due now.
   const auto now = Clock::now();
   for (auto& [id, lease] : leases_) lease.next_send = now;
@@ -92,22 +89,12 @@ void LeaseKeeper::OnStreamDone(const std::shared_ptr<Stream>& stream,
   if (stream_ == nullptr || stream_ != stream) return;  // an older stream
   stream_ = nullptr;
   if (shutdown_) return;
-  connection_->MarkFailed(stream->member_index());
-  if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
-    connection_->InvalidateToken(connection_->token());
-  }
-  const absl::Duration delay = backoff_.Next();
-  reconnect_timer_ = dispatcher_->PostAfter(delay, [this] {
-    reconnect_timer_ = 0;
-    if (!connection_->auth_enabled()) {
-      EnsureStream();
-      return;
-    }
-    connection_->EnsureToken([this](absl::Status) {
-      // The stream reports an auth failure itself; just try.
-      dispatcher_->Post([this] { EnsureStream(); });
-    });
-  });
+  reconnect_timer_ =
+      ScheduleStreamReconnect(connection_, dispatcher_, backoff_,
+                              stream->member_index(), status, [this] {
+                                reconnect_timer_ = 0;
+                                EnsureStream();
+                              });
 }
 
 void LeaseKeeper::Tick() {

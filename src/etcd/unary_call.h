@@ -54,7 +54,6 @@ class UnaryCall {
         authenticate_(authenticate),
         first_member_(connection->preferred()) {}
 
-
   void Begin() {
     if (authenticate_ || !connection_->auth_enabled()) {
       Attempt();

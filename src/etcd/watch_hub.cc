@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "etcd/stream_plumbing.h"
 
 namespace vlb::etcd {
 
@@ -64,24 +65,20 @@ void WatchHub::EnsureStream() {
   if (stream_ || reconnect_timer_ != 0 || shutdown_ || watches_.empty()) {
     return;
   }
-  auto holder = std::make_shared<std::weak_ptr<Stream>>();
-  stream_ = Stream::Open(
-      connection_, connection_->preferred(),
+  stream_ = OpenDispatchedStream<etcdserverpb::WatchRequest,
+                                 etcdserverpb::WatchResponse>(
+      connection_, dispatcher_,
       [](Member& m, grpc::ClientContext* c,
          grpc::ClientBidiReactor<etcdserverpb::WatchRequest,
                                  etcdserverpb::WatchResponse>* r) {
         m.watch->async()->Watch(c, r);
       },
-      [this](etcdserverpb::WatchResponse response) {
-        dispatcher_->Post(
-            [this, response = std::move(response)] { OnResponse(response); });
+      [this](const etcdserverpb::WatchResponse& response) {
+        OnResponse(response);
       },
-      [this, holder](const grpc::Status& status) {
-        dispatcher_->Post(
-            [this, holder, status] { OnStreamDone(holder->lock(), status); });
-      });
+      [this](const std::shared_ptr<Stream>& stream,
+             const grpc::Status& status) { OnStreamDone(stream, status); });
   if (!stream_) return;  // closing
-  *holder = stream_;
   creating_.reset();
 }
 
@@ -221,20 +218,13 @@ void WatchHub::OnStreamDone(const std::shared_ptr<Stream>& stream,
     to_create_.push_back(id);
   }
   if (shutdown_) return;
-  connection_->MarkFailed(stream->member_index());
-  if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
-    connection_->InvalidateToken(connection_->token());
-  }
-  reconnect_timer_ = dispatcher_->PostAfter(backoff_.Next(), [this] {
-    reconnect_timer_ = 0;
-    connection_->EnsureToken([this](absl::Status) {
-      // The stream reports an auth failure itself; just try.
-      dispatcher_->Post([this] {
-        EnsureStream();
-        SendNextCreate();
-      });
-    });
-  });
+  reconnect_timer_ =
+      ScheduleStreamReconnect(connection_, dispatcher_, backoff_,
+                              stream->member_index(), status, [this] {
+                                reconnect_timer_ = 0;
+                                EnsureStream();
+                                SendNextCreate();
+                              });
 }
 
 void WatchHub::End(uint64_t id, const absl::Status& status) {

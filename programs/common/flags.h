@@ -1,12 +1,14 @@
-// A small --name=value flag parser and output helpers shared by the example
-// programs, so each program only declares its flags and its usage text.
-#ifndef VLB_EXAMPLES_COMMON_FLAGS_H_
-#define VLB_EXAMPLES_COMMON_FLAGS_H_
+// A small --name=value flag parser and output helpers shared by the
+// command-line programs, so each program only declares its flags and its
+// usage text.
+#ifndef VLB_PROGRAMS_COMMON_FLAGS_H_
+#define VLB_PROGRAMS_COMMON_FLAGS_H_
 
 #include <cstdint>
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -14,10 +16,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace vlb::examples {
+namespace vlb::programs {
 
-// Exit status for bad command lines, as with vlb_register and most Unix
-// tools, so scripts can tell a misuse from a failed run (1).
+// Exit status for bad command lines, as with most Unix tools, so scripts can
+// tell a misuse from a failed run (1).
 inline constexpr int kExitUsage = 2;
 
 // Receives the text after '=' (empty for a bare boolean flag); a non-OK
@@ -72,6 +74,22 @@ void PrintLine(std::FILE* stream, absl::string_view line);
 // kExitUsage for `return UsageError(...)` from main.
 int UsageError(absl::string_view program, const absl::Status& status);
 
-}  // namespace vlb::examples
+// Prints `usage` on stdout, where --help output belongs (it is no error);
+// returns 0 for `return PrintUsage(...)` from main.
+int PrintUsage(absl::string_view usage);
 
-#endif  // VLB_EXAMPLES_COMMON_FLAGS_H_
+// Ends command-line handling the same way in every program, given the result
+// of the program's own parser (a Config with `bool help`): the status main()
+// must exit with at once, after printing the usage error or, for --help, the
+// usage; nullopt when the program should run.
+template <typename Config>
+std::optional<int> EarlyExit(absl::string_view program, absl::string_view usage,
+                             const absl::StatusOr<Config>& config) {
+  if (!config.ok()) return UsageError(program, config.status());
+  if (config->help) return PrintUsage(usage);
+  return std::nullopt;
+}
+
+}  // namespace vlb::programs
+
+#endif  // VLB_PROGRAMS_COMMON_FLAGS_H_

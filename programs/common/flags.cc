@@ -1,4 +1,4 @@
-#include "flags.h"
+#include "common/flags.h"
 
 #include <mutex>
 #include <utility>
@@ -7,7 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
-namespace vlb::examples {
+namespace vlb::programs {
 
 void FlagSet::Add(const std::string& name, FlagHandler handler, bool bare_ok) {
   flags_[name] = Flag{std::move(handler), bare_ok};
@@ -100,4 +100,10 @@ int UsageError(absl::string_view program, const absl::Status& status) {
   return kExitUsage;
 }
 
-}  // namespace vlb::examples
+int PrintUsage(absl::string_view usage) {
+  std::fwrite(usage.data(), 1, usage.size(), stdout);
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace vlb::programs
