@@ -240,7 +240,7 @@ class VlbPolicy final : public LoadBalancingPolicy {
     }
     endpoint->state = state;
     // Pickers only see the class of each endpoint; no change, no rebuild.
-    if (Classify(*endpoint) != before) PublishPicker();
+    if (Classify(*endpoint) != before) SchedulePublish();
   }
 
   static internal::EndpointState Classify(grpc_connectivity_state state,
@@ -256,6 +256,22 @@ class VlbPolicy final : public LoadBalancingPolicy {
   }
   static internal::EndpointState Classify(const Endpoint& endpoint) {
     return Classify(endpoint.state, endpoint.failing);
+  }
+
+  // Connectivity changes come in bursts (all subchannels connecting after
+  // an update, a server restart); rebuilding per change would cost
+  // O(endpoints) each, O(n^2) per burst. Run() from inside the serializer
+  // queues behind the notifications already waiting, so the whole burst
+  // yields one picker.
+  void SchedulePublish() {
+    if (publish_scheduled_) return;
+    publish_scheduled_ = true;
+    work_serializer()->Run(
+        [self = Ref(), this] {
+          publish_scheduled_ = false;
+          if (!shutdown_) PublishPicker();
+        },
+        DEBUG_LOCATION);
   }
 
   void PublishPicker() {
@@ -316,6 +332,7 @@ class VlbPolicy final : public LoadBalancingPolicy {
   std::string service_;
   std::vector<RefCountedPtr<Endpoint>> endpoints_;
   absl::BitGen bit_gen_;
+  bool publish_scheduled_ = false;
   bool shutdown_ = false;
 };
 
