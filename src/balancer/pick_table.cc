@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <utility>
@@ -43,6 +44,20 @@
 // retries, and unlike EDF it has no shared heap, so it stays lock-free with
 // one relaxed add. When every candidate has the same weight it uses the
 // round-robin rotation instead, which is the exact answer for equal weights.
+//
+// Resolution cache
+// ----------------
+// Parsing the header and matching it against the groups cost several times
+// a whole round_robin pick, yet within one table the outcome (which groups,
+// or queue, or which failure) depends on the header text alone; only the
+// final position in the union changes from pick to pick. So a table keeps
+// Resolutions keyed by the raw header text: computed at Build() for "no
+// header" and for the version strings of its largest groups (what clients
+// usually send), and, for other texts, stored on first use in a few slots
+// preallocated at Build() (claimed with one atomic add, published with a
+// release store, never changed afterwards: readers need no lock, and a pick
+// never allocates). Texts that find no free slot take the full path every
+// time, as before; so do resolutions that overflow the candidate list.
 namespace vlb::internal {
 namespace {
 
@@ -52,6 +67,12 @@ constexpr uint64_t kWeylStep = 0x9e3779b97f4a7c15;
 // Bounds the stack list of matching groups a pick keeps between its two
 // passes; with more matches the second pass evaluates the request again.
 constexpr int kMaxListedGroups = 32;
+
+// Resolutions computed at Build() for group version strings, and slots for
+// other header texts (up to kMaxCachedText bytes) seen at pick time.
+constexpr size_t kMaxPrecomputed = 8;
+constexpr size_t kCacheSlots = 8;
+constexpr size_t kMaxCachedText = 64;
 
 uint64_t MulHigh(uint64_t a, uint64_t b) {
   return absl::Uint128High64(absl::uint128(a) * b);
@@ -124,6 +145,57 @@ struct Candidates {
   }
 };
 
+// What a header resolves to in one table, short of the rotation: the
+// candidates to pick from (kPicked) or the outcome (any other kind). Only
+// complete lists (no `overflow`) are kept, so Choose() never needs the
+// request again.
+struct Resolution {
+  PickResult::Kind kind = PickResult::Kind::kNoMatch;
+  Candidates candidates;
+  // When the pick is a plain rotation over one contiguous run of
+  // Impl::ready (every endpoint, or one group): that run, so a pick is an
+  // add, a modulo and a load.
+  bool rotate_slice = false;
+  uint32_t slice_begin = 0;
+  uint32_t slice_size = 0;
+  // ~0 / slice_size + 1: k % slice_size for 32-bit k is then two
+  // multiplications (Lemire's fastmod) instead of a 64-bit division, which
+  // alone costs as much as the rest of a pick.
+  uint64_t slice_magic = 0;
+};
+
+// Header text of at most kMaxCachedText bytes, compared inline: for the
+// few bytes of a version a libc memcmp call costs more than the loop.
+struct ShortText {
+  uint8_t size = 0;
+  char data[kMaxCachedText];
+
+  void Set(absl::string_view text) {
+    std::memcpy(data, text.data(), text.size());
+    size = static_cast<uint8_t>(text.size());
+  }
+  bool Equals(absl::string_view text) const {
+    if (text.size() != size) return false;
+    for (size_t i = 0; i < text.size(); ++i) {
+      if (data[i] != text[i]) return false;
+    }
+    return true;
+  }
+};
+
+struct PrecomputedResolution {
+  ShortText text;
+  Resolution resolution;
+};
+
+struct CacheSlot {
+  static constexpr int kReady = 1;
+  // 0 until `text` and `resolution` are written, then kReady (release).
+  std::atomic<int> state{0};
+  ShortText text;
+  Resolution resolution;
+};
+
 // Sort order of the "available" list: semver precedence where both parse,
 // versions before labels, then bytes.
 bool VersionLess(const Group& a, const Group& b) {
@@ -157,9 +229,16 @@ struct PickTable::Impl {
   Candidates all;
   size_t num_endpoints = 0;
   size_t num_failed = 0;
+  // For calls without the header (or not version-aware policies); null when
+  // that resolution is not cacheable.
+  std::optional<Resolution> no_request;
+  std::vector<PrecomputedResolution> precomputed;
   // On its own cache line: every pick writes it, and the read-only fields
   // above should not be invalidated in other cores' caches by that.
   alignas(64) mutable std::atomic<uint64_t> counter{0};
+  // Slots handed out so far (may exceed kCacheSlots: then none is left).
+  alignas(64) mutable std::atomic<size_t> slots_claimed{0};
+  mutable CacheSlot slots[kCacheSlots];
 
   // First pass: which groups match.
   void Collect(const VersionRequest& request, Candidates* c) const {
@@ -268,6 +347,127 @@ struct PickTable::Impl {
       return true;
     }
     return false;
+  }
+
+  // Like TryRequest, but keeps the candidates instead of choosing. Sets
+  // `*complete` to false when they overflowed.
+  bool Evaluate(const VersionRequest* request, bool* matched, Resolution* out,
+                bool* complete) const {
+    Candidates local;
+    const Candidates* c = &all;
+    if (request != nullptr && !request->IsAny()) {
+      Collect(*request, &local);
+      c = &local;
+    }
+    *matched |= c->matched;
+    if (c->ready > 0) {
+      out->kind = PickResult::Kind::kPicked;
+      out->candidates = *c;
+      *complete = !c->overflow;
+      return true;
+    }
+    if (c->connecting) {
+      out->kind = PickResult::Kind::kQueue;
+      return true;
+    }
+    return false;
+  }
+
+  // The whole of Pick() but the rotation, for the effective request
+  // (nullptr: none). Returns false if the result cannot be cached.
+  bool Resolve(const VersionRequest* request, Resolution* out) const {
+    bool matched = false;
+    bool complete = true;
+    bool found = Evaluate(request, &matched, out, &complete);
+    if (!found && request != nullptr) {
+      for (const VersionRequest& fallback : config.fallback) {
+        found = Evaluate(&fallback, &matched, out, &complete);
+        if (found) break;
+      }
+    }
+    if (!found) {
+      out->kind =
+          matched ? PickResult::Kind::kUnreachable : PickResult::Kind::kNoMatch;
+    }
+    if (!complete) return false;
+    FindSlice(out);
+    return true;
+  }
+
+  // Sets out->rotate_slice where Choose() would rotate over one run.
+  void FindSlice(Resolution* out) const {
+    const Candidates& c = out->candidates;
+    out->rotate_slice = false;
+    if (out->kind != PickResult::Kind::kPicked) return;
+    const bool rotates = config.child == ChildPolicy::kRoundRobin ||
+                         (config.child == ChildPolicy::kWeightedRoundRobin &&
+                          (c.uniform || c.weight == 0));
+    if (!rotates) return;
+    if (c.all) {
+      out->slice_begin = 0;
+      out->slice_size = static_cast<uint32_t>(ready.size());
+    } else if (c.num_groups == 1) {
+      out->slice_begin = groups[c.groups[0]].ready_begin;
+      out->slice_size = groups[c.groups[0]].ready_size;
+    } else {
+      return;
+    }
+    out->rotate_slice = out->slice_size > 0;
+    if (out->rotate_slice)
+      out->slice_magic = ~uint64_t{0} / out->slice_size + 1;
+  }
+
+  // The request a call without a usable header stands for.
+  const VersionRequest* DefaultRequest() const {
+    if (!config.version_aware || !config.default_version.has_value()) {
+      return nullptr;
+    }
+    return &*config.default_version;
+  }
+
+  const Resolution* Cached(absl::string_view raw) const {
+    for (const PrecomputedResolution& p : precomputed) {
+      if (p.text.Equals(raw)) return &p.resolution;
+    }
+    const size_t used =
+        std::min(slots_claimed.load(std::memory_order_relaxed), kCacheSlots);
+    for (size_t i = 0; i < used; ++i) {
+      const CacheSlot& slot = slots[i];
+      if (slot.state.load(std::memory_order_acquire) == CacheSlot::kReady &&
+          slot.text.Equals(raw)) {
+        return &slot.resolution;
+      }
+    }
+    return nullptr;
+  }
+
+  void Remember(absl::string_view raw, const Resolution& resolution) const {
+    if (raw.size() > kMaxCachedText ||
+        slots_claimed.load(std::memory_order_relaxed) >= kCacheSlots) {
+      return;
+    }
+    const size_t i = slots_claimed.fetch_add(1, std::memory_order_relaxed);
+    if (i >= kCacheSlots) return;
+    CacheSlot& slot = slots[i];
+    slot.text.Set(raw);
+    slot.resolution = resolution;
+    slot.state.store(CacheSlot::kReady, std::memory_order_release);
+  }
+
+  PickResult Finish(const Resolution& r) const {
+    PickResult result;
+    result.kind = r.kind;
+    if (r.rotate_slice) {
+      // Only the low 32 bits of the counter rotate: when they wrap, once in
+      // 2^32 picks, the rotation skips ahead once.
+      const auto k = static_cast<uint32_t>(
+          counter.fetch_add(1, std::memory_order_relaxed));
+      result.endpoint =
+          ready[r.slice_begin + MulHigh(r.slice_magic * k, r.slice_size)];
+    } else if (r.kind == PickResult::Kind::kPicked) {
+      result.endpoint = Choose(r.candidates, nullptr);
+    }
+    return result;
   }
 
   bool GroupMatches(const Group& g, const VersionRequest* request) const {
@@ -388,6 +588,40 @@ std::unique_ptr<PickTable> PickTable::Build(
     return VersionLess(groups[a], groups[b]);
   });
 
+  // Resolutions known in advance: no header, and the version strings of
+  // the largest groups, which is what clients usually ask for.
+  Resolution resolution;
+  if (impl->Resolve(impl->DefaultRequest(), &resolution)) {
+    impl->no_request = resolution;
+  }
+  if (config.version_aware) {
+    std::vector<uint32_t> by_size(groups.size());
+    for (size_t g = 0; g < groups.size(); ++g) {
+      by_size[g] = static_cast<uint32_t>(g);
+    }
+    auto size_of = [&](uint32_t g) {
+      return groups[g].ready_size + groups[g].connecting + groups[g].failed;
+    };
+    std::stable_sort(
+        by_size.begin(), by_size.end(),
+        [&](uint32_t a, uint32_t b) { return size_of(a) > size_of(b); });
+    VersionRequest request;
+    for (uint32_t g : by_size) {
+      if (impl->precomputed.size() == kMaxPrecomputed) break;
+      const std::string& text = groups[g].version;
+      // Texts Pick() would trim or reject take its full path.
+      if (text.empty() || text.size() > kMaxCachedText ||
+          absl::StripAsciiWhitespace(text) != text ||
+          !VersionRequest::TryParse(text, &request) ||
+          !impl->Resolve(&request, &resolution)) {
+        continue;
+      }
+      PrecomputedResolution& p = impl->precomputed.emplace_back();
+      p.text.Set(text);
+      p.resolution = resolution;
+    }
+  }
+
   std::unique_ptr<PickTable> table(new PickTable());
   table->impl_ = std::move(impl);
   return table;
@@ -395,9 +629,15 @@ std::unique_ptr<PickTable> PickTable::Build(
 
 PickResult PickTable::Pick(std::optional<absl::string_view> requested) const {
   const Impl& t = *impl_;
+  const PolicyConfig& config = t.config;
+  if (!config.version_aware || !requested.has_value()) {
+    if (t.no_request.has_value()) return t.Finish(*t.no_request);
+  } else if (const Resolution* cached = t.Cached(*requested)) {
+    return t.Finish(*cached);
+  }
+
   PickResult result;
   bool matched = false;
-  const PolicyConfig& config = t.config;
   if (!config.version_aware) {
     if (t.TryRequest(nullptr, &matched, &result)) return result;
     result.kind =
@@ -413,13 +653,25 @@ PickResult PickTable::Pick(std::optional<absl::string_view> requested) const {
   if (!text.empty()) {
     if (!VersionRequest::TryParse(text, &parsed)) {
       result.kind = PickResult::Kind::kBadRequest;
+      Resolution bad;
+      bad.kind = result.kind;
+      t.Remember(*requested, bad);
       return result;
     }
     request = &parsed;
-  } else if (config.default_version.has_value()) {
-    request = &*config.default_version;
+  } else if (t.no_request.has_value()) {
+    return t.Finish(*t.no_request);
+  } else {
+    request = t.DefaultRequest();
   }
 
+  if (requested.has_value() && request == &parsed) {
+    Resolution resolution;
+    if (t.Resolve(request, &resolution)) {
+      t.Remember(*requested, resolution);
+      return t.Finish(resolution);
+    }
+  }
   if (t.TryRequest(request, &matched, &result)) return result;
   // Without a request every endpoint was a candidate, so fallbacks, which
   // can only narrow that, have nothing to add.

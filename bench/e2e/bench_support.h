@@ -1,0 +1,166 @@
+// Pieces shared by the end-to-end benchmarks: an in-process echo server of
+// the example service, order statistics, and start-up helpers that exit on
+// failure (a benchmark that cannot set itself up has nothing to report).
+#ifndef VLB_BENCH_E2E_BENCH_SUPPORT_H_
+#define VLB_BENCH_E2E_BENCH_SUPPORT_H_
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "api.grpc.pb.h"
+#include "etcd_process.h"
+#include "grpcpp/grpcpp.h"
+#include "vlb/grpc.h"
+
+namespace vlb::bench {
+
+inline constexpr char kService[] = "hwholiday.srv.app";
+
+[[noreturn]] inline void Die(absl::string_view what,
+                             const absl::Status& status) {
+  std::fprintf(stderr, "%s: %s\n", std::string(what).c_str(),
+               status.ToString().c_str());
+  std::exit(1);
+}
+
+// Answers every call with a fixed text (the instance id), so the handler
+// costs next to nothing and needs no lock: the benchmarks measure the
+// channel, not the service.
+class EchoService final : public api::Api::Service {
+ public:
+  explicit EchoService(std::string id) : id_(std::move(id)) {}
+
+  grpc::Status ApiTest(grpc::ServerContext* /*context*/,
+                       const api::Request* /*request*/,
+                       api::Response* response) override {
+    response->set_output(id_);
+    return grpc::Status::OK;
+  }
+
+ private:
+  const std::string id_;
+};
+
+struct EchoServer {
+  std::unique_ptr<EchoService> service;
+  std::unique_ptr<grpc::Server> server;
+  std::string address;  // "127.0.0.1:<port>"
+};
+
+// Serves `id` on a free loopback port.
+inline EchoServer StartEchoServer(const std::string& id) {
+  EchoServer out;
+  out.service = std::make_unique<EchoService>(id);
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &port);
+  builder.RegisterService(out.service.get());
+  out.server = builder.BuildAndStart();
+  if (out.server == nullptr || port == 0) {
+    Die("echo server", absl::UnavailableError("cannot listen on 127.0.0.1"));
+  }
+  out.address = absl::StrCat("127.0.0.1:", port);
+  return out;
+}
+
+inline std::unique_ptr<testing::EtcdProcess> StartEtcdOrDie() {
+  auto etcd = testing::EtcdProcess::Start();
+  if (!etcd.ok()) Die("etcd", etcd.status());
+  return *std::move(etcd);
+}
+
+// Must run before the first channel or server exists.
+inline void RegisterPluginsOrDie() {
+  if (absl::Status status = RegisterGrpcPlugins(); !status.ok()) {
+    Die("vlb::RegisterGrpcPlugins", status);
+  }
+}
+
+// "--name=value" flags. Kept this small on purpose: the benchmarks take a
+// handful of numbers and a file name, and exit 2 on anything else.
+class Flags {
+ public:
+  // `known` lists the accepted names; "--help" prints `usage`, exits 0.
+  Flags(int argc, char** argv, const std::vector<std::string>& known,
+        const char* usage) {
+    for (int i = 1; i < argc; ++i) {
+      const std::string arg = argv[i];
+      if (arg == "--help" || arg == "-h") {
+        std::fputs(usage, stdout);
+        std::exit(0);
+      }
+      const size_t eq = arg.find('=');
+      const std::string name =
+          arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+      if (arg.rfind("--", 0) != 0 ||
+          std::find(known.begin(), known.end(), name) == known.end()) {
+        Usage(usage, absl::StrCat("unknown argument ", arg));
+      }
+      values_[name] = eq == std::string::npos ? "true" : arg.substr(eq + 1);
+    }
+    usage_ = usage;
+  }
+
+  std::string String(const std::string& name, std::string fallback) const {
+    auto it = values_.find(name);
+    return it == values_.end() ? fallback : it->second;
+  }
+  double Number(const std::string& name, double fallback, double min,
+                double max) const {
+    auto it = values_.find(name);
+    if (it == values_.end()) return fallback;
+    double value = 0;
+    if (!absl::SimpleAtod(it->second, &value) || value < min || value > max) {
+      Usage(usage_, absl::StrCat("--", name, ": want a number in [", min, ", ",
+                                 max, "]"));
+    }
+    return value;
+  }
+  bool Bool(const std::string& name) const {
+    return String(name, "false") == "true";
+  }
+
+ private:
+  [[noreturn]] static void Usage(const char* usage, const std::string& error) {
+    std::fprintf(stderr, "%s\n%s", error.c_str(), usage);
+    std::exit(2);
+  }
+
+  std::map<std::string, std::string> values_;
+  const char* usage_ = "";
+};
+
+// Nearest-rank percentile (q in [0, 1]); sorts `values`. 0 when empty.
+inline double Percentile(std::vector<double>& values, double q) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  size_t rank = static_cast<size_t>(std::ceil(q * values.size()));
+  rank = std::clamp<size_t>(rank, 1, values.size());
+  return values[rank - 1];
+}
+
+inline double Median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size();
+  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+// JSON number text; ratios and rates need no more than 4 decimals.
+inline std::string Num(double value) { return absl::StrFormat("%.4f", value); }
+
+}  // namespace vlb::bench
+
+#endif  // VLB_BENCH_E2E_BENCH_SUPPORT_H_
