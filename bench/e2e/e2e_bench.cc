@@ -234,26 +234,40 @@ int Run(int argc, char** argv) {
       absl::StrCat("ipv4:", absl::StrJoin(addresses, ",")),
       grpc::InsecureChannelCredentials(), args));
 
+  // The same gRPC channel, but each call also carries the x-version header
+  // (ignored by round_robin): separates what the header costs on the wire
+  // from what vlb's resolver and policy cost.
+  Subject header_side;
+  header_side.name = "grpc+header";
+  header_side.version = "v1";
+  header_side.stub = api::Api::NewStub(grpc::CreateCustomChannel(
+      absl::StrCat("ipv4:", absl::StrJoin(addresses, ",")),
+      grpc::InsecureChannelCredentials(), args));
+
   WarmUp(vlb_side, config.servers);
   WarmUp(grpc_side, config.servers);
+  WarmUp(header_side, config.servers);
   // A short load on each warms the allocator, thread stacks and the
   // servers' thread pools to the largest concurrency used.
   int max_k = 1;
   for (int k : config.concurrency) max_k = std::max(max_k, k);
   RunLoad(vlb_side, max_k, absl::Milliseconds(500));
   RunLoad(grpc_side, max_k, absl::Milliseconds(500));
+  RunLoad(header_side, max_k, absl::Milliseconds(500));
 
   const absl::Duration length = absl::Seconds(config.seconds_per_round);
   std::vector<std::string> result_json;
   for (int k : config.concurrency) {
-    std::vector<RunResult> vlb_runs, grpc_runs;
+    std::vector<RunResult> vlb_runs, grpc_runs, header_runs;
+    const Subject* subjects[] = {&vlb_side, &grpc_side, &header_side};
+    std::vector<RunResult>* runs_of[] = {&vlb_runs, &grpc_runs, &header_runs};
     for (int round = 0; round < config.rounds; ++round) {
-      const bool vlb_first = round % 2 == 0;
-      for (int leg = 0; leg < 2; ++leg) {
-        const bool is_vlb = (leg == 0) == vlb_first;
-        const Subject& subject = is_vlb ? vlb_side : grpc_side;
+      // The order rotates so that no side always runs first or last.
+      for (int leg = 0; leg < 3; ++leg) {
+        const int which = (round + leg) % 3;
+        const Subject& subject = *subjects[which];
         RunResult run = RunLoad(subject, k, length);
-        (is_vlb ? vlb_runs : grpc_runs).push_back(run);
+        runs_of[which]->push_back(run);
         std::printf(
             "run concurrency=%d round=%d channel=%s calls=%lld errors=%lld "
             "qps=%.0f p50_us=%.1f p99_us=%.1f\n",
@@ -269,10 +283,16 @@ int Run(int argc, char** argv) {
                              MedianOf(grpc_runs, &RunResult::p50_us);
     const double p99_ratio = MedianOf(vlb_runs, &RunResult::p99_us) /
                              MedianOf(grpc_runs, &RunResult::p99_us);
+    const double qps_vs_header = MedianOf(vlb_runs, &RunResult::qps) /
+                                 MedianOf(header_runs, &RunResult::qps);
+    const double p99_vs_header = MedianOf(vlb_runs, &RunResult::p99_us) /
+                                 MedianOf(header_runs, &RunResult::p99_us);
     result_json.push_back(absl::StrCat(
         "{\"concurrency\":", k, ",\"vlb\":", SideJson(vlb_runs), ",\"grpc\":",
-        SideJson(grpc_runs), ",\"ratio\":{\"qps\":", Num(qps_ratio),
-        ",\"p50\":", Num(p50_ratio), ",\"p99\":", Num(p99_ratio), "}}"));
+        SideJson(grpc_runs), ",\"grpc_header\":", SideJson(header_runs),
+        ",\"ratio\":{\"qps\":", Num(qps_ratio), ",\"p50\":", Num(p50_ratio),
+        ",\"p99\":", Num(p99_ratio), "},\"ratio_vs_header\":{\"qps\":",
+        Num(qps_vs_header), ",\"p99\":", Num(p99_vs_header), "}}"));
   }
 
   const std::string json =
