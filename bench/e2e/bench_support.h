@@ -19,11 +19,21 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "api.grpc.pb.h"
+#include "common/flags.h"
 #include "etcd_process.h"
 #include "grpcpp/grpcpp.h"
 #include "vlb/grpc.h"
 
 namespace vlb::bench {
+
+// Parses the command line with the programs' shared parser: exits 2 on a
+// bad flag, 0 after --help.
+inline void ExitOnBadFlags(const char* program, const char* usage,
+                           programs::FlagSet& flags, int argc, char** argv) {
+  const absl::Status status = flags.Parse(argc, argv);
+  if (!status.ok()) std::exit(programs::UsageError(program, status));
+  if (flags.help()) std::exit(programs::PrintUsage(usage));
+}
 
 inline constexpr char kService[] = "hwholiday.srv.app";
 
@@ -87,60 +97,6 @@ inline void RegisterPluginsOrDie() {
     Die("vlb::RegisterGrpcPlugins", status);
   }
 }
-
-// "--name=value" flags. Kept this small on purpose: the benchmarks take a
-// handful of numbers and a file name, and exit 2 on anything else.
-class Flags {
- public:
-  // `known` lists the accepted names; "--help" prints `usage`, exits 0.
-  Flags(int argc, char** argv, const std::vector<std::string>& known,
-        const char* usage) {
-    for (int i = 1; i < argc; ++i) {
-      const std::string arg = argv[i];
-      if (arg == "--help" || arg == "-h") {
-        std::fputs(usage, stdout);
-        std::exit(0);
-      }
-      const size_t eq = arg.find('=');
-      const std::string name =
-          arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
-      if (arg.rfind("--", 0) != 0 ||
-          std::find(known.begin(), known.end(), name) == known.end()) {
-        Usage(usage, absl::StrCat("unknown argument ", arg));
-      }
-      values_[name] = eq == std::string::npos ? "true" : arg.substr(eq + 1);
-    }
-    usage_ = usage;
-  }
-
-  std::string String(const std::string& name, std::string fallback) const {
-    auto it = values_.find(name);
-    return it == values_.end() ? fallback : it->second;
-  }
-  double Number(const std::string& name, double fallback, double min,
-                double max) const {
-    auto it = values_.find(name);
-    if (it == values_.end()) return fallback;
-    double value = 0;
-    if (!absl::SimpleAtod(it->second, &value) || value < min || value > max) {
-      Usage(usage_, absl::StrCat("--", name, ": want a number in [", min, ", ",
-                                 max, "]"));
-    }
-    return value;
-  }
-  bool Bool(const std::string& name) const {
-    return String(name, "false") == "true";
-  }
-
- private:
-  [[noreturn]] static void Usage(const char* usage, const std::string& error) {
-    std::fprintf(stderr, "%s\n%s", error.c_str(), usage);
-    std::exit(2);
-  }
-
-  std::map<std::string, std::string> values_;
-  const char* usage_ = "";
-};
 
 // Nearest-rank percentile (q in [0, 1]); sorts `values`. 0 when empty.
 inline double Percentile(std::vector<double>& values, double q) {

@@ -57,16 +57,15 @@ struct Config {
 };
 
 Config ParseConfig(int argc, char** argv) {
-  Flags flags(
-      argc, argv,
-      {"rounds", "seconds_per_round", "concurrency", "servers", "json_out"},
-      kUsage);
   Config config;
-  config.rounds = static_cast<int>(flags.Number("rounds", 5, 1, 1000));
-  config.seconds_per_round = flags.Number("seconds_per_round", 2, 0.01, 3600);
-  config.servers = static_cast<int>(flags.Number("servers", 3, 1, 64));
-  config.json_out = flags.String("json_out", "");
-  const std::string list = flags.String("concurrency", "1,8");
+  std::string list = "1,8";
+  programs::FlagSet flags;
+  flags.AddInt("rounds", &config.rounds, 1, 1000);
+  flags.AddDouble("seconds_per_round", &config.seconds_per_round, 0.01, 3600);
+  flags.AddInt("servers", &config.servers, 1, 64);
+  flags.AddString("json_out", &config.json_out);
+  flags.AddString("concurrency", &list);
+  ExitOnBadFlags("e2e_bench", kUsage, flags, argc, argv);
   config.concurrency.clear();
   for (absl::string_view part : absl::StrSplit(list, ',')) {
     int k = 0;

@@ -107,10 +107,14 @@ std::string StatsJson(std::vector<double> millis) {
 }
 
 int Run(int argc, char** argv) {
-  const Flags flags(argc, argv, {"rounds", "verbose", "json_out"}, kUsage);
-  const int rounds = static_cast<int>(flags.Number("rounds", 200, 1, 1e5));
-  const bool verbose = flags.Bool("verbose");
-  const std::string json_out = flags.String("json_out", "");
+  int rounds = 200;
+  bool verbose = false;
+  std::string json_out;
+  programs::FlagSet flags;
+  flags.AddInt("rounds", &rounds, 1, 100000);
+  flags.AddBool("verbose", &verbose);
+  flags.AddString("json_out", &json_out);
+  ExitOnBadFlags("propagation_bench", kUsage, flags, argc, argv);
   RegisterPluginsOrDie();
   std::unique_ptr<testing::EtcdProcess> etcd = StartEtcdOrDie();
 

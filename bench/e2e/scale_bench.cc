@@ -207,12 +207,15 @@ std::string MeasuresJson(const std::vector<Measure>& runs) {
 }
 
 int Run(int argc, char** argv) {
-  const Flags flags(argc, argv, {"instances", "repeats", "json_out"}, kUsage);
+  int instances = 10000;
+  int repeats = 5;
+  std::string json_out;
+  programs::FlagSet flags;
   // FakeAddress() has 250 x 200 distinct hosts.
-  const int instances =
-      static_cast<int>(flags.Number("instances", 10000, 1, 250 * 200));
-  const int repeats = static_cast<int>(flags.Number("repeats", 5, 1, 1000));
-  const std::string json_out = flags.String("json_out", "");
+  flags.AddInt("instances", &instances, 1, 250 * 200);
+  flags.AddInt("repeats", &repeats, 1, 1000);
+  flags.AddString("json_out", &json_out);
+  ExitOnBadFlags("scale_bench", kUsage, flags, argc, argv);
   RegisterPluginsOrDie();
   std::unique_ptr<testing::EtcdProcess> etcd = StartEtcdOrDie();
 

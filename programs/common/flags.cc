@@ -37,6 +37,20 @@ void FlagSet::AddBool(const std::string& name, bool* target) {
       /*bare_ok=*/true);
 }
 
+void FlagSet::AddDouble(const std::string& name, double* target, double min,
+                        double max) {
+  Add(name, [name, target, min, max](absl::string_view value) {
+    double parsed = 0;
+    if (!absl::SimpleAtod(value, &parsed) || parsed < min || parsed > max) {
+      return absl::InvalidArgumentError(absl::StrCat("--", name, ": \"", value,
+                                                     "\" is not a number in [",
+                                                     min, ", ", max, "]"));
+    }
+    *target = parsed;
+    return absl::OkStatus();
+  });
+}
+
 absl::StatusOr<int64_t> FlagSet::ParseInt(absl::string_view name,
                                           absl::string_view value, int64_t min,
                                           int64_t max) {

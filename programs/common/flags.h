@@ -40,6 +40,9 @@ class FlagSet {
       return absl::OkStatus();
     });
   }
+  // Accepts decimal numbers in [min, max] only.
+  void AddDouble(const std::string& name, double* target, double min,
+                 double max);
   // `bare_ok`: the flag may be given without "=value" (booleans).
   void Add(const std::string& name, FlagHandler handler, bool bare_ok = false);
 
