@@ -325,17 +325,22 @@ struct PickTable::Impl {
                   counter.fetch_add(1, std::memory_order_relaxed) % c.ready);
   }
 
+  // Every endpoint when `request` is null or "*"; otherwise the groups it
+  // matches, collected into `local`.
+  const Candidates* CandidatesFor(const VersionRequest* request,
+                                  Candidates* local) const {
+    if (request == nullptr || request->IsAny()) return &all;
+    Collect(*request, local);
+    return local;
+  }
+
   // Picks for one request (or for everything when `request` is null or
   // matches everything). Returns false when it has neither ready nor
   // connecting endpoints, so the caller moves on to the next fallback.
   bool TryRequest(const VersionRequest* request, bool* matched,
                   PickResult* result) const {
     Candidates local;
-    const Candidates* c = &all;
-    if (request != nullptr && !request->IsAny()) {
-      Collect(*request, &local);
-      c = &local;
-    }
+    const Candidates* c = CandidatesFor(request, &local);
     *matched |= c->matched;
     if (c->ready > 0) {
       result->kind = PickResult::Kind::kPicked;
@@ -354,11 +359,7 @@ struct PickTable::Impl {
   bool Evaluate(const VersionRequest* request, bool* matched, Resolution* out,
                 bool* complete) const {
     Candidates local;
-    const Candidates* c = &all;
-    if (request != nullptr && !request->IsAny()) {
-      Collect(*request, &local);
-      c = &local;
-    }
+    const Candidates* c = CandidatesFor(request, &local);
     *matched |= c->matched;
     if (c->ready > 0) {
       out->kind = PickResult::Kind::kPicked;
