@@ -220,6 +220,23 @@ class RegistrarTest : public ::testing::Test {
     }
   }
 
+  // Starts the vlb_register tool against this test's etcd with `args` after
+  // the connection flags; its output goes to the returned file path.
+  std::unique_ptr<ChildProcess> SpawnTool(std::vector<std::string> args,
+                                          std::string* output) const {
+    *output = absl::StrCat(etcd_->data_dir(), ".register.out");
+    ChildProcess::Options spawn;
+    spawn.program = VLB_REGISTER_BIN;
+    spawn.args = {absl::StrCat("--etcd=", etcd_->endpoint()),
+                  absl::StrCat("--service=", kService)};
+    spawn.args.insert(spawn.args.end(), args.begin(), args.end());
+    spawn.output_path = *output;
+    absl::StatusOr<std::unique_ptr<ChildProcess>> child =
+        ChildProcess::Spawn(spawn);
+    EXPECT_TRUE(child.ok()) << child.status();
+    return child.ok() ? *std::move(child) : nullptr;
+  }
+
   RegistrarOptions Options(const std::string& id = "app-1") const {
     RegistrarOptions options;
     options.etcd.endpoints = {etcd_->endpoint()};
@@ -333,21 +350,15 @@ TEST_F(RegistrarTest, StopDeletesKeyAtOnce) {
 }
 
 TEST_F(RegistrarTest, CrashedProcessKeyExpiresWithLease) {
-  const std::string binary = VLB_REGISTER_BIN;
-  if (binary.empty()) GTEST_SKIP() << "built without VLB_BUILD_TOOLS";
-  const std::string output = absl::StrCat(etcd_->data_dir(), ".register.out");
-  ChildProcess::Options spawn;
-  spawn.program = binary;
-  spawn.args = {absl::StrCat("--etcd=", etcd_->endpoint()),
-                absl::StrCat("--service=", kService),
-                "--id=crash-1",
-                "--version=v1",
-                "--address=10.0.0.9:8089",
-                absl::StrCat("--ttl_seconds=", absl::ToInt64Seconds(kTtl))};
-  spawn.output_path = output;
-  absl::StatusOr<std::unique_ptr<ChildProcess>> child =
-      ChildProcess::Spawn(spawn);
-  ASSERT_TRUE(child.ok()) << child.status();
+  if (std::string(VLB_REGISTER_BIN).empty()) {
+    GTEST_SKIP() << "built without VLB_BUILD_TOOLS";
+  }
+  std::string output;
+  std::unique_ptr<ChildProcess> child =
+      SpawnTool({"--id=crash-1", "--version=v1", "--address=10.0.0.9:8089",
+                 absl::StrCat("--ttl_seconds=", absl::ToInt64Seconds(kTtl))},
+                &output);
+  ASSERT_NE(child, nullptr);
 
   const std::string key = "/hwholiday/srv/app/crash-1";
   const std::string announced = absl::StrCat("registered ", key, " lease=");
@@ -360,8 +371,8 @@ TEST_F(RegistrarTest, CrashedProcessKeyExpiresWithLease) {
   EXPECT_THAT(ReadWholeFile(output),
               HasSubstr(absl::StrCat(announced, before.lease)));
 
-  ASSERT_TRUE((*child)->Kill(SIGKILL).ok());
-  ASSERT_TRUE((*child)->Wait(absl::Seconds(5)).ok());
+  ASSERT_TRUE(child->Kill(SIGKILL).ok());
+  ASSERT_TRUE(child->Wait(absl::Seconds(5)).ok());
   const absl::Time killed = absl::Now();
   // Still there: only the lease running out may remove it.
   ASSERT_TRUE(Key(key).exists);
@@ -375,23 +386,15 @@ TEST_F(RegistrarTest, CrashedProcessKeyExpiresWithLease) {
 }
 
 TEST_F(RegistrarTest, ToolRevokesOnSigterm) {
-  const std::string binary = VLB_REGISTER_BIN;
-  if (binary.empty()) GTEST_SKIP() << "built without VLB_BUILD_TOOLS";
-  const std::string output = absl::StrCat(etcd_->data_dir(), ".register.out");
-  ChildProcess::Options spawn;
-  spawn.program = binary;
-  spawn.args = {absl::StrCat("--etcd=", etcd_->endpoint()),
-                absl::StrCat("--service=", kService),
-                "--id=term-1",
-                "--version=v7",
-                "--address=10.0.0.9:8089",
-                "--weight=5",
-                "--meta=zone=b",
-                "--ttl_seconds=30"};
-  spawn.output_path = output;
-  absl::StatusOr<std::unique_ptr<ChildProcess>> child =
-      ChildProcess::Spawn(spawn);
-  ASSERT_TRUE(child.ok()) << child.status();
+  if (std::string(VLB_REGISTER_BIN).empty()) {
+    GTEST_SKIP() << "built without VLB_BUILD_TOOLS";
+  }
+  std::string output;
+  std::unique_ptr<ChildProcess> child =
+      SpawnTool({"--id=term-1", "--version=v7", "--address=10.0.0.9:8089",
+                 "--weight=5", "--meta=zone=b", "--ttl_seconds=30"},
+                &output);
+  ASSERT_NE(child, nullptr);
 
   const std::string key = "/hwholiday/srv/app/term-1";
   ASSERT_TRUE(WaitFor(
@@ -406,8 +409,8 @@ TEST_F(RegistrarTest, ToolRevokesOnSigterm) {
   EXPECT_EQ((*value)["metadata"]["weight"], "5");
   EXPECT_EQ((*value)["metadata"]["zone"], "b");
 
-  ASSERT_TRUE((*child)->Kill(SIGTERM).ok());
-  absl::StatusOr<int> status = (*child)->Wait(absl::Seconds(10));
+  ASSERT_TRUE(child->Kill(SIGTERM).ok());
+  absl::StatusOr<int> status = child->Wait(absl::Seconds(10));
   ASSERT_TRUE(status.ok()) << status.status();
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
   // With a 30 s TTL, only the revoke can have removed it this soon.
