@@ -474,10 +474,16 @@ class VersionRequestParser {
     alt_->kind = Kind::kRange;
     AddBound(v, Op::kGe);
     uint64_t numbers[3] = {v.major, v.minor, v.patch};
-    // Nothing is above the largest number, so the range has no upper end.
-    if (numbers[bump_part] == kMaxNumber) return;
-    ++numbers[bump_part];
-    for (int p = bump_part + 1; p < 3; ++p) numbers[p] = 0;
+    // A part at kMaxNumber carries into the part above, like an odometer: no
+    // version lies between 1.<max>.x and 2.0.0, so <2.0.0-0 excludes exactly
+    // what the unrepresentable <1.<max+1>.0-0 would. Dropping the bound
+    // instead would let ~1.<max> match 2.0.0.
+    int part = bump_part;
+    while (part >= 0 && numbers[part] == kMaxNumber) --part;
+    // Even the major overflowed: every version is below the bound.
+    if (part < 0) return;
+    ++numbers[part];
+    for (int p = part + 1; p < 3; ++p) numbers[p] = 0;
     VersionRequest::Bound& b = alt_->bounds[alt_->num_bounds++];
     b.major = numbers[0];
     b.minor = numbers[1];

@@ -61,6 +61,13 @@
 // request matches that pre-release. Instance versions that are not semver only
 // match labels and `*`.
 //
+// Numbers stop at M = 2^64-1, so the bump that makes an upper bound carries
+// into the part above when the bumped part is M: ~1.M is >=1.M.0 <2.0.0 and
+// ^0.0.M is >=0.0.M <0.1.0. No version lies between 1.M.x and 2.0.0, so this
+// is exactly the range with the unrepresentable bound <1.(M+1).0. When the
+// carry passes the major (^M, ~M.M, M.x) the range has no upper end, as no
+// version is above M.M.M.
+//
 // Examples: `v2`, `^1.2 || ^2`, `>=1.2 <2 || 3.x`, `~2.1.0 || canary`.
 #ifndef VLB_BALANCER_VERSION_H_
 #define VLB_BALANCER_VERSION_H_

@@ -1,10 +1,12 @@
 #include "registry/registrar_options.h"
 
 #include <cstdlib>
+#include <string>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "balancer/version.h"
 #include "common/uuid.h"
 
 namespace vlb::internal {
@@ -52,6 +54,30 @@ bool IsValidUtf8(absl::string_view text) {
 
 absl::Status FieldError(absl::string_view field, absl::string_view problem) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", problem));
+}
+
+// Clients choose instances with a version request (balancer/version.h), so a
+// version that no request names exactly (`2024.01.15`, `1.0.0.1`, `^1`, `*`)
+// would be reachable only through `*` or a fallback: refuse it here, where
+// its owner is told, rather than leave it silently unreachable.
+absl::Status CheckRequestable(absl::string_view version) {
+  absl::StatusOr<VersionRequest> request = VersionRequest::Parse(version);
+  std::string reason;
+  if (!request.ok()) {
+    reason = std::string(request.status().message());
+  } else if (request->IsAny()) {
+    reason = "a request for it matches every version";
+  } else if (!request->IsExactVersion() ||
+             !request->Matches(version, ParseSemVer(version))) {
+    reason = "a request for it does not match it";
+  } else {
+    return absl::OkStatus();
+  }
+  return FieldError(
+      "version",
+      absl::StrFormat("\"%s\" cannot be requested by clients (%s); use a "
+                      "semantic version such as 1.0.0 or a label such as blue",
+                      absl::CHexEscape(version), reason));
 }
 
 }  // namespace
@@ -110,7 +136,7 @@ absl::Status ValidateVersion(absl::string_view version) {
                           absl::CHexEscape(version)));
     }
   }
-  return absl::OkStatus();
+  return CheckRequestable(version);
 }
 
 absl::Status ValidateMetadata(

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -17,6 +18,8 @@
 namespace vlb {
 namespace {
 
+using ::testing::EndsWith;
+using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
 using ::testing::StartsWith;
 
@@ -143,6 +146,79 @@ TEST(RegistrarOptionsTest, RejectsBadVersion) {
   EXPECT_THAT(CreateError(options), StartsWith("version"));
   options.version = "v 1";
   EXPECT_THAT(CreateError(options), StartsWith("version"));
+}
+
+// Every registered version must be one a client can ask for exactly;
+// otherwise the instance is reachable only through `*` or a fallback.
+TEST(RegistrarOptionsTest, RejectsVersionsNoRequestCanName) {
+  struct Case {
+    const char* version;
+    const char* detail;  // from the request parser, or why it cannot match
+  };
+  const Case cases[] = {
+      {"2024.01.15", "numbers cannot have leading zeros"},
+      {"1.0.0.1", "unexpected character at '.' (column 6)"},
+      {"01", "leading zeros"},
+      {"v1.", "expected a number at the end"},
+      {"1.2.3-01", "invalid pre-release"},
+      {"1.0.0+", "invalid build metadata"},
+      {"18446744073709551616", "does not fit in 64 bits"},
+      {"_blue", "unexpected character"},
+      {"-1", "unexpected character"},
+      {"@latest", "unexpected character"},
+      {"a|b", "a single '|'"},
+      {"1.x.3", "wildcard"},
+      {"^1", "does not match it"},
+      {">=1.0.0", "does not match it"},
+      {"~1.2", "does not match it"},
+      {"=1.0.0", "does not match it"},
+      {"1.x", "does not match it"},
+      {"blue||green", "does not match it"},
+      {"*", "matches every version"},
+      {"x", "matches every version"},
+      {"X.x", "matches every version"},
+  };
+  for (const Case& c : cases) {
+    RegistrarOptions options = ValidOptions();
+    options.version = c.version;
+    const std::string error = CreateError(options);
+    EXPECT_THAT(error, StartsWith(absl::StrCat("version: \"", c.version,
+                                               "\" cannot be requested by "
+                                               "clients (")))
+        << c.version;
+    EXPECT_THAT(error, HasSubstr(c.detail)) << c.version;
+    EXPECT_THAT(error, EndsWith("); use a semantic version such as 1.0.0 or "
+                                "a label such as blue"))
+        << c.version;
+  }
+}
+
+TEST(RegistrarOptionsTest, AcceptsRequestableVersions) {
+  for (const std::string& version :
+       {std::string("v1"), std::string("V2"), std::string("3"),
+        std::string("2.3.1"), std::string("v2.0.0-beta.1"),
+        std::string("1.0.0+build.5"), std::string("2024-canary"),
+        std::string("18446744073709551615.0.0"), std::string("blue"),
+        std::string("canary-2024"), std::string("xray"), std::string("vnext"),
+        std::string("release/2024.01.15"), std::string(128, 'a')}) {
+    RegistrarOptions options = ValidOptions();
+    options.version = version;
+    absl::StatusOr<std::unique_ptr<Registrar>> registrar =
+        Registrar::Create(options);
+    EXPECT_TRUE(registrar.ok()) << version << ": " << registrar.status();
+  }
+}
+
+TEST(RegistrarOptionsTest, UpdateRejectsVersionsNoRequestCanName) {
+  absl::StatusOr<std::unique_ptr<Registrar>> created =
+      Registrar::Create(ValidOptions());
+  ASSERT_TRUE(created.ok()) << created.status();
+  absl::Status status =
+      (*created)->Update("1.0.0.1", std::nullopt, std::nullopt);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()),
+              StartsWith("version: \"1.0.0.1\" cannot be requested"));
+  EXPECT_EQ((*created)->instance().version, "v1");
 }
 
 TEST(RegistrarOptionsTest, RejectsBadEtcdSettings) {

@@ -231,7 +231,7 @@ TEST(VersionRequestTest, Caret) {
       {"^0", "1.0.0", false},
       {"^ 1.4", "1.5.0", true},
       {"^v1.4", "1.5.0", true},
-      // No upper end can be represented: every larger major is accepted.
+      // No larger major can be represented, so there is no upper end.
       {"^18446744073709551615", "18446744073709551615.7.0", true},
   });
 }
@@ -250,6 +250,52 @@ TEST(VersionRequestTest, Tilde) {
       {"~0.2.3", "0.2.9", true},
       {"~0.2.3", "0.3.0", false},
       {"~0", "0.9.0", true},
+  });
+}
+
+// 18446744073709551615 is the largest number a part can hold (2^64 - 1).
+// Bumping it for an upper bound carries into the part above, as no version
+// lies between x.18446744073709551615 and x+1.0.0.
+TEST(VersionRequestTest, UpperBoundsCarryOnOverflow) {
+  ExpectMatches({
+      {"~1.18446744073709551615", "1.18446744073709551615.0", true},
+      {"~1.18446744073709551615", "1.18446744073709551615.9", true},
+      {"~1.18446744073709551615", "1.18446744073709551614.0", false},
+      {"~1.18446744073709551615", "2.0.0", false},
+      {"~1.18446744073709551615.4", "1.18446744073709551615.5", true},
+      {"~1.18446744073709551615.4", "2.0.0", false},
+      {"^0.18446744073709551615", "0.18446744073709551615.3", true},
+      {"^0.18446744073709551615", "1.0.0", false},
+      {"^0.0.18446744073709551615", "0.0.18446744073709551615", true},
+      {"^0.0.18446744073709551615", "0.1.0", false},
+      // A carry can ripple through more than one part.
+      {"^0.18446744073709551615.18446744073709551615", "1.0.0", false},
+      {"~2.18446744073709551615.18446744073709551615", "3.0.0", false},
+      {"~2.18446744073709551615.18446744073709551615",
+       "2.18446744073709551615.18446744073709551615", true},
+      {"1.18446744073709551615.x", "1.18446744073709551615.7", true},
+      {"1.18446744073709551615.x", "2.0.0", false},
+      {"0.0.18446744073709551615 || 0.18446744073709551615.x", "1.0.0", false},
+      // The carried bound still keeps the next tuple's pre-releases out,
+      // even where the pre-release rule lets that tuple through.
+      {">=2.0.0-alpha ~1.18446744073709551615", "2.0.0-beta", false},
+      {">=1.0.0-alpha ^0.18446744073709551615", "1.0.0-beta", false},
+  });
+}
+
+// When the major itself would overflow, every representable version is
+// below the bound: the range has no upper end.
+TEST(VersionRequestTest, UpperBoundPastTheLargestMajorIsOpen) {
+  constexpr char kTop[] =
+      "18446744073709551615.18446744073709551615.18446744073709551615";
+  ExpectMatches({
+      {"^18446744073709551615", kTop, true},
+      {"~18446744073709551615", kTop, true},
+      {"18446744073709551615.x", kTop, true},
+      {"~18446744073709551615.18446744073709551615", kTop, true},
+      {"^18446744073709551615.0.1", "18446744073709551615.0.0", false},
+      {"^18446744073709551615", "18446744073709551614.9.9", false},
+      {"^18446744073709551615.1", "18446744073709551615.1.0-rc.1", false},
   });
 }
 
