@@ -66,7 +66,8 @@ constexpr char kUsage[] =
     "  --help             print this help\n"
     "\n"
     "Exit status: 0 when every call succeeded, 1 when any call failed (or\n"
-    "the vlb plugins could not be registered), 2 on bad flags.\n";
+    "the vlb plugins could not be registered), 2 on bad flags, including\n"
+    "a target, version, header or policy setting that vlb refuses.\n";
 
 struct Config {
   std::string target;
@@ -148,9 +149,11 @@ int Run(int argc, char** argv) {
     PrintLine(stderr, absl::StrCat(kProgram, ": ", status.ToString()));
     return 1;
   }
-  std::shared_ptr<grpc::Channel> channel = CreateChannel(
+  // A bad target or policy flag is refused here, before any call.
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = CreateChannel(
       config->target, grpc::InsecureChannelCredentials(), config->policy);
-  api::Api::Stub stub(channel);
+  if (!channel.ok()) return programs::UsageError(kProgram, channel.status());
+  api::Api::Stub stub(*channel);
 
   bool all_ok = true;
   for (int64_t n = 1; n <= config->calls; ++n) {
@@ -159,7 +162,13 @@ int Run(int argc, char** argv) {
         absl::Now() + absl::Milliseconds(config->deadline_ms)));
     context.set_wait_for_ready(config->wait_for_ready);
     if (!config->version.empty()) {
-      SetVersion(&context, config->version, config->policy.header);
+      // The same --version every time: a bad one fails the first call,
+      // before anything is sent.
+      if (absl::Status status =
+              SetVersion(&context, config->version, config->policy.header);
+          !status.ok()) {
+        return programs::UsageError(kProgram, status);
+      }
     }
     api::Request request;
     request.set_input(absl::StrCat("call-", n));

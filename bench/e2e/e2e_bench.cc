@@ -116,7 +116,11 @@ RunResult RunLoad(const Subject& subject, int threads, absl::Duration length) {
         // The context and the version header are part of what a caller
         // pays per call, so they are inside the measured time.
         grpc::ClientContext context;
-        if (!subject.version.empty()) SetVersion(&context, subject.version);
+        if (!subject.version.empty()) {
+          if (absl::Status s = SetVersion(&context, subject.version); !s.ok()) {
+            Die("vlb::SetVersion", s);
+          }
+        }
         context.set_deadline(std::chrono::system_clock::now() +
                              std::chrono::seconds(10));
         grpc::Status status =
@@ -163,7 +167,11 @@ void WarmUp(const Subject& subject, int servers) {
                          subject.name, " did not reach all servers")));
     }
     grpc::ClientContext context;
-    if (!subject.version.empty()) SetVersion(&context, subject.version);
+    if (!subject.version.empty()) {
+      if (absl::Status s = SetVersion(&context, subject.version); !s.ok()) {
+        Die("vlb::SetVersion", s);
+      }
+    }
     context.set_wait_for_ready(true);
     context.set_deadline(absl::ToChronoTime(deadline));
     api::Response response;
@@ -222,9 +230,12 @@ int Run(int argc, char** argv) {
   Subject vlb_side;
   vlb_side.name = "vlb";
   vlb_side.version = "v1";
-  vlb_side.stub = api::Api::NewStub(vlb::CreateChannel(
-      absl::StrCat("etcd://", etcd->endpoint(), "/", kService),
-      grpc::InsecureChannelCredentials()));
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> vlb_channel =
+      vlb::CreateChannel(
+          absl::StrCat("etcd://", etcd->endpoint(), "/", kService),
+          grpc::InsecureChannelCredentials());
+  if (!vlb_channel.ok()) Die("vlb::CreateChannel", vlb_channel.status());
+  vlb_side.stub = api::Api::NewStub(*vlb_channel);
   Subject grpc_side;
   grpc_side.name = "grpc";
   grpc::ChannelArguments args;

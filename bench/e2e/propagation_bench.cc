@@ -87,7 +87,9 @@ struct Probe {
 
 Probe CallV2(api::Api::Stub* stub) {
   grpc::ClientContext context;
-  SetVersion(&context, "v2");
+  if (absl::Status s = SetVersion(&context, "v2"); !s.ok()) {
+    Die("vlb::SetVersion", s);
+  }
   context.set_deadline(absl::ToChronoTime(absl::Now() + kCallTimeout));
   api::Request request;
   api::Response response;
@@ -133,12 +135,16 @@ int Run(int argc, char** argv) {
     Die("registrar start", status);
   }
 
-  std::unique_ptr<api::Api::Stub> stub = api::Api::NewStub(vlb::CreateChannel(
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = vlb::CreateChannel(
       absl::StrCat("etcd://", etcd->endpoint(), "/", kService),
-      grpc::InsecureChannelCredentials()));
+      grpc::InsecureChannelCredentials());
+  if (!channel.ok()) Die("vlb::CreateChannel", channel.status());
+  std::unique_ptr<api::Api::Stub> stub = api::Api::NewStub(*channel);
   {
     grpc::ClientContext context;
-    SetVersion(&context, "v1");
+    if (absl::Status s = SetVersion(&context, "v1"); !s.ok()) {
+      Die("vlb::SetVersion", s);
+    }
     context.set_wait_for_ready(true);
     context.set_deadline(absl::ToChronoTime(absl::Now() + kCallTimeout));
     api::Request request;
@@ -162,7 +168,9 @@ int Run(int argc, char** argv) {
     // --- up ---------------------------------------------------------------
     PendingCall pending;
     grpc::ClientContext context;
-    SetVersion(&context, "v2");
+    if (absl::Status s = SetVersion(&context, "v2"); !s.ok()) {
+      Die("vlb::SetVersion", s);
+    }
     context.set_wait_for_ready(true);
     context.set_deadline(absl::ToChronoTime(absl::Now() + kCallTimeout));
     api::Request request;

@@ -165,12 +165,15 @@ Measure MeasureChannel(const std::string& endpoint, int instances,
                        std::string* failure_message) {
   const int64_t heap_before = HeapInUse();
   const Clock::time_point begin = Clock::now();
-  std::shared_ptr<grpc::Channel> channel =
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
       vlb::CreateChannel(absl::StrCat("etcd://", endpoint, "/", kService),
                          grpc::InsecureChannelCredentials());
-  std::unique_ptr<api::Api::Stub> stub = api::Api::NewStub(channel);
+  if (!channel.ok()) Die("vlb::CreateChannel", channel.status());
+  std::unique_ptr<api::Api::Stub> stub = api::Api::NewStub(*channel);
   grpc::ClientContext context;
-  SetVersion(&context, "v9");
+  if (absl::Status s = SetVersion(&context, "v9"); !s.ok()) {
+    Die("vlb::SetVersion", s);
+  }
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
   api::Request request;
   api::Response response;

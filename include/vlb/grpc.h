@@ -1,11 +1,14 @@
 // Discovery through etcd and version-aware balancing for gRPC C++ channels.
 //
 //   vlb::RegisterGrpcPlugins();                       // once, at start-up
-//   auto channel = vlb::CreateChannel("etcd:///hwholiday.srv.app",
-//                                     grpc::InsecureChannelCredentials());
-//   api::Api::Stub stub(channel);
+//   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+//       vlb::CreateChannel("etcd:///hwholiday.srv.app",
+//                          grpc::InsecureChannelCredentials());
+//   if (!channel.ok()) { /* InvalidArgument: bad target or options */ }
+//   api::Api::Stub stub(*channel);
 //   grpc::ClientContext context;
-//   vlb::SetVersion(&context, "v1");                  // or "^1.4", "1.x"...
+//   absl::Status set = vlb::SetVersion(&context, "v1");  // or "^1.4"...
+//   if (!set.ok()) { /* InvalidArgument: not sendable as metadata */ }
 //   stub.ApiTest(&context, request, &response);
 //
 // Targets: "etcd:///<service>" uses the etcd cluster from the init options
@@ -25,7 +28,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/security/credentials.h"
@@ -39,6 +44,11 @@ inline constexpr char kDefaultVersionHeader[] = "x-version";
 struct PluginOptions {
   // The cluster used by "etcd:///<service>" targets.
   EtcdOptions etcd;
+  // When etcd comes back with less than it had (wiped, or restored from an
+  // older backup), the instances it lost stay in use this long while their
+  // registrars write them again; then the client follows etcd. About the
+  // registrars' lease TTL. Deletions seen by the watch apply at once.
+  absl::Duration data_loss_grace = absl::Seconds(10);
 };
 
 // Registers the "etcd" resolver and the vlb_* policies with gRPC. Call it
@@ -50,14 +60,34 @@ struct PluginOptions {
 //   - gRPC was already initialized by a channel or server (call earlier).
 absl::Status RegisterGrpcPlugins(const PluginOptions& options = {});
 
-// Asks for `version` on this call (sets the metadata `header`). The value
-// may be an exact version or a range; see README "Version requests".
-void SetVersion(grpc::ClientContext* context, absl::string_view version,
-                absl::string_view header = kDefaultVersionHeader);
+// Asks for `version` on this call: adds the metadata entry `header`:
+// `version`. The value may be an exact version or a range; see README
+// "Version requests". Call it at most once per context (two entries make
+// one malformed request).
+//
+// Returns InvalidArgument, naming the problem and quoting the input, and
+// adds nothing to `context`, when the entry could not be sent (gRPC would
+// abort the process when the call starts):
+//   - `version` is empty or blank, longer than 256 bytes, or has a byte
+//     outside printable ASCII (0x20-0x7E: no newline, no control character,
+//     no UTF-8 such as "v1\xc3\xa9");
+//   - `header` is not a metadata key that can carry a version: empty,
+//     characters outside [0-9a-z_.-], a pseudo-header (":path"), a "grpc-"
+//     or "-bin" name, or a header gRPC or HTTP/2 reserves ("te", "host",
+//     "content-type"...). Upper case is lowered ("X-Version" is
+//     "x-version"), as the policy config does.
+// The request's grammar is not checked here: a malformed request ("1..2")
+// fails the call (see README). Thread-compatible, like `context`; cheap (one
+// pass over each string, one copy of each into the context).
+[[nodiscard]] absl::Status SetVersion(
+    grpc::ClientContext* context, absl::string_view version,
+    absl::string_view header = kDefaultVersionHeader);
 
-// Settings of the vlb_version policy; see README "Service config".
+// Settings of the vlb_version policy; see README "Service config". Every
+// field is used as it is: an empty header or child_policy is an error, not
+// the default.
 struct VersionPolicyOptions {
-  std::string header = kDefaultVersionHeader;
+  std::string header = kDefaultVersionHeader;  // lowered, as in SetVersion
   std::string default_version;        // empty: calls without a version may
                                       // use every instance
   std::vector<std::string> fallback;  // tried in order; "*" = any
@@ -65,12 +95,24 @@ struct VersionPolicyOptions {
                                              // random
 };
 
-// The service config JSON selecting vlb_version with `options`.
+// The service config JSON selecting vlb_version with `options`. It is not
+// checked here; the policy refuses invalid options (CreateChannel says why).
 std::string VersionServiceConfig(const VersionPolicyOptions& options = {});
 
 // grpc::CreateCustomChannel with VersionServiceConfig(options) as the
-// default service config.
-std::shared_ptr<grpc::Channel> CreateChannel(
+// default service config, after checking what gRPC would only log and turn
+// into calls failing with "Failed to create secure client channel".
+// Returns InvalidArgument naming the problem, and creates nothing, when
+//   - `options` has a value the vlb_version policy refuses (the same check
+//     as the service config's), e.g. `VersionPolicyOptions.child_policy:
+//     "bogus" is not one of round_robin, weighted_round_robin, random`;
+//   - `target` is an "etcd:" target the etcd resolver refuses (bad service
+//     name, bad or empty endpoint list, a query or fragment), e.g.
+//     `etcd target "etcd://h:0/app": endpoint: ...`.
+// Other targets ("dns:///x", "ipv4:127.0.0.1:1", "host:port") go to gRPC as
+// they are. Does no I/O (etcd is contacted once the channel connects).
+// Thread-safe.
+[[nodiscard]] absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateChannel(
     const std::string& target,
     const std::shared_ptr<grpc::ChannelCredentials>& credentials,
     const VersionPolicyOptions& options = {}, grpc::ChannelArguments args = {});

@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "balancer/version_header.h"
 #include "nlohmann/json.hpp"
 
 namespace vlb::internal {
@@ -80,114 +81,67 @@ absl::Status ExpectType(absl::string_view policy, absl::string_view field,
                     absl::StrCat("must be ", want, ", not ", TypeName(value)));
 }
 
-// Metadata keys travel as HTTP/2 header names: lower case, a restricted
-// alphabet, and neither pseudo-headers (":path") nor the "grpc-" names gRPC
-// reserves for itself, which applications cannot set.
-absl::StatusOr<std::string> ParseHeader(absl::string_view policy,
-                                        const Json& value) {
-  if (absl::Status s =
-          ExpectType(policy, "header", value, value.is_string(), "a string");
-      !s.ok()) {
-    return s;
-  }
-  std::string header =
-      absl::AsciiStrToLower(value.get_ref<const std::string&>());
-  if (header.empty()) return FieldError(policy, "header", "must not be empty");
-  if (header.front() == ':') {
-    return FieldError(policy, "header",
-                      absl::StrCat("\"", absl::CHexEscape(header),
-                                   "\" is a pseudo-header, which calls cannot "
-                                   "set"));
-  }
-  for (char c : header) {
-    if (!absl::ascii_isdigit(c) && !(c >= 'a' && c <= 'z') && c != '-' &&
-        c != '_' && c != '.') {
-      return FieldError(
-          policy, "header",
-          absl::StrCat("\"", absl::CHexEscape(header),
-                       "\" is not a valid header name (allowed: 0-9 a-z - _ "
-                       ".; found '",
-                       absl::CHexEscape(absl::string_view(&c, 1)), "')"));
-    }
-  }
-  if (absl::StartsWith(header, "grpc-")) {
-    return FieldError(
-        policy, "header",
-        absl::StrCat("\"", header, "\" is reserved by gRPC (grpc- prefix)"));
-  }
-  return header;
+absl::Status NamedError(absl::string_view name, absl::string_view problem) {
+  return absl::InvalidArgumentError(absl::StrCat(name, ": ", problem));
 }
 
-absl::StatusOr<VersionRequest> ParseRequest(absl::string_view policy,
-                                            absl::string_view field,
-                                            const Json& value) {
+absl::StatusOr<VersionRequest> ParseRequest(absl::string_view name,
+                                            absl::string_view text) {
+  absl::StatusOr<VersionRequest> request = VersionRequest::Parse(text);
+  if (!request.ok()) return NamedError(name, request.status().message());
+  return request;
+}
+
+absl::StatusOr<ChildPolicy> ParseChildPolicy(absl::string_view name,
+                                             absl::string_view value) {
+  if (value == "round_robin") return ChildPolicy::kRoundRobin;
+  if (value == "weighted_round_robin") return ChildPolicy::kWeightedRoundRobin;
+  if (value == "random") return ChildPolicy::kRandom;
+  return NamedError(name, absl::StrCat("\"", absl::CHexEscape(value),
+                                       "\" is not one of round_robin, "
+                                       "weighted_round_robin, random"));
+}
+
+absl::Status ReadString(absl::string_view policy, absl::string_view field,
+                        const Json& value, std::string* out) {
   if (absl::Status s =
           ExpectType(policy, field, value, value.is_string(), "a string");
       !s.ok()) {
     return s;
   }
-  absl::StatusOr<VersionRequest> request =
-      VersionRequest::Parse(value.get_ref<const std::string&>());
-  if (!request.ok()) {
-    return FieldError(policy, field, request.status().message());
-  }
-  return request;
+  *out = value.get_ref<const std::string&>();
+  return absl::OkStatus();
 }
 
-absl::StatusOr<ChildPolicy> ParseChildPolicy(absl::string_view policy,
-                                             const Json& value) {
-  if (absl::Status s = ExpectType(policy, "childPolicy", value,
-                                  value.is_string(), "a string");
-      !s.ok()) {
-    return s;
-  }
-  const std::string& name = value.get_ref<const std::string&>();
-  if (name == "round_robin") return ChildPolicy::kRoundRobin;
-  if (name == "weighted_round_robin") return ChildPolicy::kWeightedRoundRobin;
-  if (name == "random") return ChildPolicy::kRandom;
-  return FieldError(policy, "childPolicy",
-                    absl::StrCat("\"", absl::CHexEscape(name),
-                                 "\" is not one of round_robin, "
-                                 "weighted_round_robin, random"));
-}
-
-absl::Status ParseVersionFields(const Json& object, PolicyConfig* config) {
+// Only the shape of the JSON is checked here; the values are judged by
+// MakeVersionPolicyConfig, which vlb::CreateChannel uses too.
+absl::StatusOr<VersionPolicySettings> ReadVersionFields(const Json& object) {
   const absl::string_view policy = kVersionPolicy;
+  VersionPolicySettings settings;
   for (const auto& [key, value] : object.items()) {
+    absl::Status status;
     if (key == "header") {
-      absl::StatusOr<std::string> header = ParseHeader(policy, value);
-      if (!header.ok()) return header.status();
-      config->header = *std::move(header);
+      status = ReadString(policy, "header", value, &settings.header);
     } else if (key == "defaultVersion") {
-      absl::StatusOr<VersionRequest> request =
-          ParseRequest(policy, "defaultVersion", value);
-      if (!request.ok()) return request.status();
-      config->default_version = *request;
+      status = ReadString(policy, "defaultVersion", value,
+                          &settings.default_version.emplace());
     } else if (key == "fallback") {
-      if (absl::Status s = ExpectType(policy, "fallback", value,
-                                      value.is_array(), "an array of strings");
-          !s.ok()) {
-        return s;
-      }
-      config->fallback.clear();
-      config->fallback.reserve(value.size());
-      for (size_t i = 0; i < value.size(); ++i) {
-        absl::StatusOr<VersionRequest> request =
-            ParseRequest(policy, absl::StrCat("fallback[", i, "]"), value[i]);
-        if (!request.ok()) return request.status();
-        config->fallback.push_back(*request);
+      status = ExpectType(policy, "fallback", value, value.is_array(),
+                          "an array of strings");
+      for (size_t i = 0; status.ok() && i < value.size(); ++i) {
+        status = ReadString(policy, absl::StrCat("fallback[", i, "]"), value[i],
+                            &settings.fallback.emplace_back());
       }
     } else if (key == "childPolicy") {
-      absl::StatusOr<ChildPolicy> child = ParseChildPolicy(policy, value);
-      if (!child.ok()) return child.status();
-      config->child = *child;
+      status = ReadString(policy, "childPolicy", value, &settings.child_policy);
     } else {
-      return FieldError(policy, absl::CHexEscape(key),
-                        "unknown field (expected header, defaultVersion, "
-                        "fallback or childPolicy)");
+      status = FieldError(policy, absl::CHexEscape(key),
+                          "unknown field (expected header, defaultVersion, "
+                          "fallback or childPolicy)");
     }
+    if (!status.ok()) return status;
   }
-  return absl::OkStatus();
+  return settings;
 }
 
 }  // namespace
@@ -226,14 +180,43 @@ absl::StatusOr<PolicyConfig> ParsePolicyConfig(absl::string_view policy_name,
   }
 
   if (config.version_aware) {
-    if (absl::Status s = ParseVersionFields(object, &config); !s.ok()) return s;
-    return config;
+    absl::StatusOr<VersionPolicySettings> settings = ReadVersionFields(object);
+    if (!settings.ok()) return settings.status();
+    return MakeVersionPolicyConfig(*settings, kServiceConfigFieldNames);
   }
   if (!object.empty()) {
     return FieldError(
         policy_name, absl::CHexEscape(object.begin().key()),
         absl::StrCat("unknown field (", policy_name, " takes no fields)"));
   }
+  return config;
+}
+
+absl::StatusOr<PolicyConfig> MakeVersionPolicyConfig(
+    const VersionPolicySettings& settings,
+    const VersionPolicyFieldNames& names) {
+  PolicyConfig config;
+  absl::StatusOr<std::string> header =
+      NormalizeVersionHeaderName(settings.header);
+  if (!header.ok()) return NamedError(names.header, header.status().message());
+  config.header = *std::move(header);
+  if (settings.default_version.has_value()) {
+    absl::StatusOr<VersionRequest> request =
+        ParseRequest(names.default_version, *settings.default_version);
+    if (!request.ok()) return request.status();
+    config.default_version = *request;
+  }
+  config.fallback.reserve(settings.fallback.size());
+  for (size_t i = 0; i < settings.fallback.size(); ++i) {
+    absl::StatusOr<VersionRequest> request = ParseRequest(
+        absl::StrCat(names.fallback, "[", i, "]"), settings.fallback[i]);
+    if (!request.ok()) return request.status();
+    config.fallback.push_back(*request);
+  }
+  absl::StatusOr<ChildPolicy> child =
+      ParseChildPolicy(names.child_policy, settings.child_policy);
+  if (!child.ok()) return child.status();
+  config.child = *child;
   return config;
 }
 

@@ -36,9 +36,42 @@ struct PolicyConfig {
 // "vlb_weighted_round_robin" or "vlb_random"). Errors are InvalidArgument
 // and name the field, e.g. `vlb_version.fallback[1]: invalid version
 // request "^": ...`. Unknown fields are errors (typos should not pass
-// silently).
+// silently). vlb_version's values are checked by MakeVersionPolicyConfig.
+// Thread-safe.
 absl::StatusOr<PolicyConfig> ParsePolicyConfig(absl::string_view policy_name,
                                                absl::string_view json);
+
+// vlb_version's settings as plain values, from its JSON object or from
+// vlb::VersionPolicyOptions. Defaults are those of an absent JSON field.
+struct VersionPolicySettings {
+  std::string header = "x-version";
+  std::optional<std::string> default_version;  // nullopt: none
+  std::vector<std::string> fallback;
+  std::string child_policy = "round_robin";
+};
+
+// What errors call each setting: the service config's names
+// (kServiceConfigFieldNames) or the C++ API's. `fallback` gets "[i]"
+// appended.
+struct VersionPolicyFieldNames {
+  absl::string_view header;
+  absl::string_view default_version;
+  absl::string_view fallback;
+  absl::string_view child_policy;
+};
+inline constexpr VersionPolicyFieldNames kServiceConfigFieldNames = {
+    "vlb_version.header", "vlb_version.defaultVersion", "vlb_version.fallback",
+    "vlb_version.childPolicy"};
+
+// Checks `settings` and builds the vlb_version config. This is the only
+// place its values are judged (ParsePolicyConfig calls it), so settings
+// accepted here are accepted by the policy. Errors are InvalidArgument
+// "<name>: <problem>" for the first bad setting, in the order of the
+// struct: header (NormalizeVersionHeaderName), default version and
+// fallbacks (VersionRequest::Parse), child policy. Thread-safe.
+absl::StatusOr<PolicyConfig> MakeVersionPolicyConfig(
+    const VersionPolicySettings& settings,
+    const VersionPolicyFieldNames& names);
 
 }  // namespace vlb::internal
 

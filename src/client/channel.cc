@@ -1,39 +1,88 @@
 // The client-side conveniences of vlb/grpc.h that need no gRPC internals.
+#include <memory>
 #include <string>
+#include <utility>
 
-#include "absl/strings/ascii.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "balancer/policy_config.h"
+#include "balancer/version_header.h"
+#include "client/etcd_target.h"
 #include "grpcpp/create_channel.h"
 #include "nlohmann/json.hpp"
 #include "vlb/grpc.h"
 
 namespace vlb {
+namespace {
 
-void SetVersion(grpc::ClientContext* context, absl::string_view version,
-                absl::string_view header) {
-  // gRPC requires lower-case metadata keys.
-  context->AddMetadata(absl::AsciiStrToLower(header), std::string(version));
+// Errors about VersionPolicyOptions name its C++ fields.
+constexpr internal::VersionPolicyFieldNames kOptionNames = {
+    "VersionPolicyOptions.header", "VersionPolicyOptions.default_version",
+    "VersionPolicyOptions.fallback", "VersionPolicyOptions.child_policy"};
+
+// The options as the policy reads them from VersionServiceConfig(): an
+// empty default_version is absent, every other field is written as it is.
+internal::VersionPolicySettings ToSettings(
+    const VersionPolicyOptions& options) {
+  internal::VersionPolicySettings settings;
+  settings.header = options.header;
+  if (!options.default_version.empty()) {
+    settings.default_version = options.default_version;
+  }
+  settings.fallback = options.fallback;
+  settings.child_policy = options.child_policy;
+  return settings;
+}
+
+}  // namespace
+
+absl::Status SetVersion(grpc::ClientContext* context, absl::string_view version,
+                        absl::string_view header) {
+  // Checked here because gRPC does not return an error for metadata it
+  // refuses: it aborts the process when the call starts.
+  absl::StatusOr<std::string> key =
+      internal::NormalizeVersionHeaderName(header);
+  if (!key.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("vlb::SetVersion: header: ", key.status().message()));
+  }
+  if (absl::Status status = internal::ValidateVersionHeaderValue(version);
+      !status.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("vlb::SetVersion: version: ", status.message()));
+  }
+  context->AddMetadata(*std::move(key), std::string(version));
+  return absl::OkStatus();
 }
 
 std::string VersionServiceConfig(const VersionPolicyOptions& options) {
   nlohmann::json policy = nlohmann::json::object();
-  if (!options.header.empty()) policy["header"] = options.header;
+  policy["header"] = options.header;
   if (!options.default_version.empty()) {
     policy["defaultVersion"] = options.default_version;
   }
-  if (!options.fallback.empty()) policy["fallback"] = options.fallback;
-  if (!options.child_policy.empty()) {
-    policy["childPolicy"] = options.child_policy;
-  }
+  policy["fallback"] = options.fallback;
+  policy["childPolicy"] = options.child_policy;
   nlohmann::json config;
   config["loadBalancingConfig"] =
       nlohmann::json::array({nlohmann::json{{"vlb_version", policy}}});
-  return config.dump();
+  // Options may hold invalid UTF-8, on which dump() would throw.
+  return config.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-std::shared_ptr<grpc::Channel> CreateChannel(
+absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateChannel(
     const std::string& target,
     const std::shared_ptr<grpc::ChannelCredentials>& credentials,
     const VersionPolicyOptions& options, grpc::ChannelArguments args) {
+  if (internal::IsEtcdTarget(target)) {
+    absl::StatusOr<internal::EtcdTarget> parsed =
+        internal::ParseEtcdTarget(target);
+    if (!parsed.ok()) return parsed.status();
+  }
+  absl::StatusOr<internal::PolicyConfig> config =
+      internal::MakeVersionPolicyConfig(ToSettings(options), kOptionNames);
+  if (!config.ok()) return config.status();
   args.SetServiceConfigJSON(VersionServiceConfig(options));
   return grpc::CreateCustomChannel(target, credentials, args);
 }

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "client/etcd_target.h"
 #include "discovery/client_pool.h"
 #include "discovery/service_watcher.h"
 #include "discovery/socket_address.h"
@@ -29,30 +30,11 @@ using grpc_core::Resolver;
 using grpc_core::ServerAddress;
 using grpc_core::ServerAddressList;
 
-// Where to find the cluster and which service: etcd://a:1,b:2/svc.
-struct Target {
-  std::vector<std::string> endpoints;  // empty: from the plugin options
-  std::string service;
-};
-
-absl::StatusOr<Target> ParseTarget(const grpc_core::URI& uri) {
-  Target target;
-  target.service = std::string(absl::StripPrefix(uri.path(), "/"));
-  if (absl::Status status = ValidateServiceName(target.service); !status.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "etcd target \"", uri.ToString(), "\": service: ", status.message()));
-  }
-  if (!uri.authority().empty()) {
-    target.endpoints = ParseEndpointList(uri.authority());
-    for (const std::string& endpoint : target.endpoints) {
-      if (absl::Status status = ValidateAddress(endpoint); !status.ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("etcd target \"", uri.ToString(),
-                         "\": endpoint: ", status.message()));
-      }
-    }
-  }
-  return target;
+// The same parser as vlb::CreateChannel's, on the target as gRPC parsed it
+// (ToString() re-escapes what the parser decoded). It also checks that the
+// scheme is its kEtcdTargetScheme, so the two names cannot drift apart.
+absl::StatusOr<internal::EtcdTarget> ParseTarget(const grpc_core::URI& uri) {
+  return internal::ParseEtcdTarget(uri.ToString());
 }
 
 class EtcdResolver final : public Resolver {
@@ -180,7 +162,7 @@ class EtcdResolverFactory final : public grpc_core::ResolverFactory {
   absl::string_view scheme() const override { return kEtcdScheme; }
 
   bool IsValidUri(const grpc_core::URI& uri) const override {
-    absl::StatusOr<Target> target = ParseTarget(uri);
+    absl::StatusOr<internal::EtcdTarget> target = ParseTarget(uri);
     if (!target.ok()) {
       gpr_log(GPR_ERROR, "vlb: %s",
               std::string(target.status().message()).c_str());
@@ -190,7 +172,7 @@ class EtcdResolverFactory final : public grpc_core::ResolverFactory {
 
   grpc_core::OrphanablePtr<Resolver> CreateResolver(
       grpc_core::ResolverArgs args) const override {
-    absl::StatusOr<Target> target = ParseTarget(args.uri);
+    absl::StatusOr<internal::EtcdTarget> target = ParseTarget(args.uri);
     if (!target.ok()) return nullptr;
     EtcdOptions etcd = CurrentPluginOptions().etcd;
     if (!target->endpoints.empty()) etcd.endpoints = target->endpoints;

@@ -91,15 +91,21 @@ class BalancingTest : public ::testing::Test {
   }
 
   std::unique_ptr<api::Api::Stub> Stub(VersionPolicyOptions options = {}) {
-    return api::Api::NewStub(CreateChannel(
-        Target(), grpc::InsecureChannelCredentials(), std::move(options)));
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = CreateChannel(
+        Target(), grpc::InsecureChannelCredentials(), std::move(options));
+    EXPECT_TRUE(channel.ok()) << channel.status();
+    if (!channel.ok()) return nullptr;
+    return api::Api::NewStub(*channel);
   }
 
   static CallOutcome Call(api::Api::Stub* stub, const std::string& version,
                           bool wait_for_ready = false,
                           absl::Duration deadline = absl::Seconds(5)) {
     grpc::ClientContext context;
-    if (!version.empty()) SetVersion(&context, version);
+    if (!version.empty()) {
+      absl::Status set = SetVersion(&context, version);
+      EXPECT_TRUE(set.ok()) << set;
+    }
     context.set_wait_for_ready(wait_for_ready);
     context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
     api::Request request;

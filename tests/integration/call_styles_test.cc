@@ -83,16 +83,18 @@ class CallStylesTest : public ::testing::Test {
     etcd_ = *std::move(etcd);
     AddInstance("echo-v1", "v1");
     AddInstance("echo-v2", "v2");
-    channel_ = vlb::CreateChannel(
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = vlb::CreateChannel(
         absl::StrCat("etcd://", etcd_->endpoint(), "/", kService),
         grpc::InsecureChannelCredentials());
+    ASSERT_TRUE(channel.ok()) << channel.status();
+    channel_ = *std::move(channel);
     stub_ = vlbtest::Echo::NewStub(channel_);
     // Both instances connected before the checks.
     for (const char* version : {"v1", "v2"}) {
       ASSERT_TRUE(WaitFor(
           [&] {
             grpc::ClientContext context;
-            SetVersion(&context, version);
+            if (!SetVersion(&context, version).ok()) return false;
             EchoRequest request;
             EchoReply reply;
             return stub_->Unary(&context, request, &reply).ok();
@@ -140,7 +142,7 @@ class CallStylesTest : public ::testing::Test {
 TEST_F(CallStylesTest, SyncUnary) {
   for (int i = 0; i < 10; ++i) {
     grpc::ClientContext context;
-    SetVersion(&context, "v2");
+    ASSERT_TRUE(SetVersion(&context, "v2").ok());
     EchoRequest request;
     request.set_text("sync");
     EchoReply reply;
@@ -161,7 +163,7 @@ TEST_F(CallStylesTest, AsyncCompletionQueueUnary) {
   std::vector<std::unique_ptr<Call>> calls;
   for (int i = 0; i < kCalls; ++i) {
     auto call = std::make_unique<Call>();
-    SetVersion(&call->context, "v1");
+    ASSERT_TRUE(SetVersion(&call->context, "v1").ok());
     EchoRequest request;
     request.set_text("async");
     call->reader = stub_->AsyncUnary(&call->context, request, &queue);
@@ -199,7 +201,7 @@ TEST_F(CallStylesTest, CallbackUnary) {
   for (int i = 0; i < kCalls; ++i) {
     calls.push_back(std::make_unique<Call>());
     Call* call = calls.back().get();
-    SetVersion(&call->context, "v2");
+    ASSERT_TRUE(SetVersion(&call->context, "v2").ok());
     stub_->async()->Unary(&call->context, &call->request, &call->reply,
                           [&, call](grpc::Status status) {
                             std::lock_guard<std::mutex> lock(mu);
@@ -219,7 +221,7 @@ TEST_F(CallStylesTest, CallbackUnary) {
 
 TEST_F(CallStylesTest, ServerStreaming) {
   grpc::ClientContext context;
-  SetVersion(&context, "v1");
+  ASSERT_TRUE(SetVersion(&context, "v1").ok());
   EchoRequest request;
   request.set_text("stream");
   request.set_count(5);
@@ -237,7 +239,7 @@ TEST_F(CallStylesTest, ServerStreaming) {
 
 TEST_F(CallStylesTest, BidiStreaming) {
   grpc::ClientContext context;
-  SetVersion(&context, "v2");
+  ASSERT_TRUE(SetVersion(&context, "v2").ok());
   auto stream = stub_->Bidi(&context);
   for (int i = 0; i < 5; ++i) {
     EchoRequest request;
@@ -254,7 +256,7 @@ TEST_F(CallStylesTest, BidiStreaming) {
 
 TEST_F(CallStylesTest, StreamsFailClearlyWithoutAMatch) {
   grpc::ClientContext context;
-  SetVersion(&context, "v9");
+  ASSERT_TRUE(SetVersion(&context, "v9").ok());
   auto stream = stub_->Bidi(&context);
   EchoReply reply;
   EXPECT_FALSE(stream->Read(&reply));
@@ -267,7 +269,7 @@ TEST_F(CallStylesTest, StreamsFailClearlyWithoutAMatch) {
 
 TEST_F(CallStylesTest, MalformedVersionRequestFailsAtOnce) {
   grpc::ClientContext context;
-  SetVersion(&context, "1..2");
+  ASSERT_TRUE(SetVersion(&context, "1..2").ok());
   // Even a wait_for_ready call: the request cannot become valid.
   context.set_wait_for_ready(true);
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));

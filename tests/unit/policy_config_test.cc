@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -151,13 +152,33 @@ TEST(ParsePolicyConfigTest, RejectsBadHeaders) {
             "vlb_version.header: \"grpc-version\" is reserved by gRPC (grpc- "
             "prefix)");
   EXPECT_EQ(Error("vlb_version", R"({"header": "GRPC-Version"})"),
-            "vlb_version.header: \"grpc-version\" is reserved by gRPC (grpc- "
+            "vlb_version.header: \"GRPC-Version\" is reserved by gRPC (grpc- "
             "prefix)");
   EXPECT_THAT(Error("vlb_version", R"({"header": "x version"})"),
               StartsWith("vlb_version.header: \"x version\" is not a valid "
                          "header name"));
   EXPECT_THAT(Error("vlb_version", R"({"header": "x/v"})"),
               HasSubstr("found '/'"));
+  // The rule of vlb::SetVersion (balancer/version_header.h): names a call
+  // cannot send are refused here too.
+  EXPECT_EQ(Error("vlb_version", R"({"header": "x-version-bin"})"),
+            "vlb_version.header: \"x-version-bin\" names binary metadata "
+            "(-bin suffix); a version is text");
+  for (absl::string_view reserved :
+       {"te", "content-type", "Host", "user-agent", "content-length"}) {
+    EXPECT_EQ(Error("vlb_version",
+                    absl::StrCat(R"({"header": ")", reserved, R"("})")),
+              absl::StrCat("vlb_version.header: \"", reserved,
+                           "\" is a header that gRPC or HTTP/2 reserves"));
+  }
+  EXPECT_EQ(Error("vlb_version", R"({"header": "Bad Header"})"),
+            "vlb_version.header: \"Bad Header\" is not a valid header name "
+            "(allowed: 0-9 a-z - _ .; found ' ')");
+  EXPECT_THAT(Error("vlb_version", "{\"header\": \"x-v\xc3\xa9\"}"),
+              StartsWith("vlb_version.header: \"x-v\\xc3\\xa9\" is not a "
+                         "valid header name"));
+  EXPECT_THAT(Error("vlb_version", R"({"header": "x\nv"})"),
+              HasSubstr("found '\\n'"));
   for (absl::string_view ok : {"x-version", "app.version_2", "v"}) {
     absl::StatusOr<PolicyConfig> config =
         ParsePolicyConfig("vlb_version", std::string(R"({"header": ")") +
