@@ -7,6 +7,7 @@
 // work and survive a read-modify-write by us.
 #include "vlb/service_instance.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -104,6 +105,54 @@ absl::Status ReadNodeString(const Json& node, const char* field,
   return absl::OkStatus();
 }
 
+// Deeper records are rejected before parsing: nlohmann copies and destroys
+// values recursively, so a 64 KiB record of nested brackets would need
+// megabytes of stack. Real records nest three levels.
+constexpr int kMaxNesting = 64;
+
+// The deepest nesting of arrays and objects in `json`, outside strings;
+// stops counting past kMaxNesting.
+int NestingDepth(absl::string_view json) {
+  int depth = 0;
+  int deepest = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (char c : json) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      deepest = std::max(deepest, ++depth);
+      if (deepest > kMaxNesting) break;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+// Error messages quote parts of the record, which may be 64 KiB: they are
+// cut so that a bad record makes a log line, not a log page.
+absl::Status Shortened(const absl::Status& status) {
+  constexpr size_t kMaxMessage = 300;
+  if (status.ok() || status.message().size() <= kMaxMessage) return status;
+  return absl::Status(
+      status.code(),
+      absl::StrCat(status.message().substr(0, kMaxMessage), "... (",
+                   status.message().size(), " bytes of error text)"));
+}
+
+absl::StatusOr<ServiceInstance> Decode(absl::string_view json);
+
 }  // namespace
 
 bool operator==(const ServiceInstance& a, const ServiceInstance& b) {
@@ -119,6 +168,18 @@ absl::StatusOr<ServiceInstance> DecodeServiceRecord(absl::string_view json) {
     return absl::InvalidArgumentError(absl::StrCat(
         "record is ", json.size(), " bytes; the limit is ", kMaxRecordBytes));
   }
+  if (NestingDepth(json) > kMaxNesting) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "record nests arrays or objects deeper than ", kMaxNesting, " levels"));
+  }
+  absl::StatusOr<ServiceInstance> decoded = Decode(json);
+  if (!decoded.ok()) return Shortened(decoded.status());
+  return decoded;
+}
+
+namespace {
+
+absl::StatusOr<ServiceInstance> Decode(absl::string_view json) {
   Json root;
   try {
     root = Json::parse(json.begin(), json.end());
@@ -206,6 +267,8 @@ absl::StatusOr<ServiceInstance> DecodeServiceRecord(absl::string_view json) {
   }
   return instance;
 }
+
+}  // namespace
 
 std::string EncodeServiceRecord(const ServiceInstance& instance) {
   OrderedJson node = OrderedJson::object();

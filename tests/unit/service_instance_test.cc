@@ -40,9 +40,11 @@ ServiceInstance SampleInstance() {
 // Decodes `json` and expects InvalidArgument whose message contains `text`.
 void ExpectRejected(const std::string& json, const std::string& text) {
   absl::StatusOr<ServiceInstance> decoded = DecodeServiceRecord(json);
-  ASSERT_FALSE(decoded.ok()) << "accepted: " << json;
+  const std::string shown = json.substr(0, 200);
+  ASSERT_FALSE(decoded.ok()) << "accepted: " << shown;
   EXPECT_EQ(decoded.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(decoded.status().message(), HasSubstr(text)) << json;
+  EXPECT_THAT(std::string(decoded.status().message()), HasSubstr(text))
+      << shown;
 }
 
 std::string RecordWithNode(const std::string& node_fields) {
@@ -307,7 +309,8 @@ TEST(DecodeServiceRecordTest, RejectsBadJson) {
                  "record is not valid JSON");
   ExpectRejected("{\"node\":{\"version\":\"\xFF\",\"address\":\"h:1\"}}",
                  "record is not valid JSON");
-  ExpectRejected(std::string(40000, '['), "record is not valid JSON");
+  ExpectRejected(std::string(40000, '['),
+                 "record nests arrays or objects deeper than 64 levels");
 }
 
 TEST(DecodeServiceRecordTest, RejectsNonObjects) {
