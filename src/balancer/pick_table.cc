@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/numeric/int128.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
@@ -32,7 +33,19 @@
 // Requests that match everything (no version, `*`, non-version-aware
 // policies) skip the walk: `ready` as a whole is that union.
 //
-// Weighted round robin turns the shared counter into a Weyl sequence,
+// Each candidate set has its own rotation counter (Impl::counters): the
+// whole table, each group, and each cached union of groups; unions that
+// cannot be cached share a few striped counters chosen by a hash of their
+// groups. One counter for every request would lock a periodic mix of
+// requests onto fixed instances: with v1 = {a, b}, v2 = {c, d} and
+// alternating v1/v2 calls, v1 would only ever see even counter values.
+//
+// An address registered under several versions (several live records with
+// one address) belongs to each of their groups; `ready` then ends with a
+// separate run listing every ready address once, for requests that match
+// everything.
+//
+// Weighted round robin turns the set's counter into a Weyl sequence,
 // point k = frac(k / phi), scales it to a position in the union's total
 // weight, walks the groups by weight, and looks the position up in the
 // group's cumulative weights (weighted_sampler.h), where every endpoint owns
@@ -73,6 +86,18 @@ constexpr int kMaxListedGroups = 32;
 constexpr size_t kMaxPrecomputed = 8;
 constexpr size_t kCacheSlots = 8;
 constexpr size_t kMaxCachedText = 64;
+
+// Counters shared by the unions of groups that have none of their own.
+constexpr size_t kStripedCounters = 16;
+
+// One candidate set's rotation, on its own cache line: every pick writes
+// one, and neither the read-only table nor the other counters should be
+// invalidated in other cores' caches by that.
+struct alignas(64) RotationCounter {
+  std::atomic<uint64_t> value{0};
+
+  uint64_t Next() { return value.fetch_add(1, std::memory_order_relaxed); }
+};
 
 uint64_t MulHigh(uint64_t a, uint64_t b) {
   return absl::Uint128High64(absl::uint128(a) * b);
@@ -152,6 +177,8 @@ struct Candidates {
 struct Resolution {
   PickResult::Kind kind = PickResult::Kind::kNoMatch;
   Candidates candidates;
+  // The rotation of `candidates` (kPicked only).
+  RotationCounter* counter = nullptr;
   // When the pick is a plain rotation over one contiguous run of
   // Impl::ready (every endpoint, or one group): that run, so a pick is an
   // add, a modulo and a load.
@@ -194,6 +221,14 @@ struct CacheSlot {
   std::atomic<int> state{0};
   ShortText text;
   Resolution resolution;
+  // The rotation of `resolution` when it is a union of groups.
+  RotationCounter own_counter;
+};
+
+// An endpoint's membership in a version group.
+struct Member {
+  uint32_t endpoint;
+  uint32_t group;
 };
 
 // Sort order of the "available" list: semver precedence where both parse,
@@ -221,7 +256,11 @@ struct PickTable::Impl {
   std::vector<Group> groups;
   // Group indices by VersionLess, for messages.
   std::vector<uint32_t> sorted_groups;
-  std::vector<uint32_t> ready;  // endpoint indices, by group
+  // Endpoint indices: the ready members of each group, by group, then (only
+  // when some address is in several groups) every ready endpoint once.
+  std::vector<uint32_t> ready;
+  uint32_t all_begin = 0;  // the run of `ready` holding each ready endpoint
+  uint32_t all_size = 0;
   WeightedSampler sampler;
   // Over every ready endpoint of non-zero weight, for requests that match
   // everything.
@@ -233,9 +272,11 @@ struct PickTable::Impl {
   // that resolution is not cacheable.
   std::optional<Resolution> no_request;
   std::vector<PrecomputedResolution> precomputed;
-  // On its own cache line: every pick writes it, and the read-only fields
-  // above should not be invalidated in other cores' caches by that.
-  alignas(64) mutable std::atomic<uint64_t> counter{0};
+  // Rotations: [0] every endpoint, [1 + g] group g, then kStripedCounters
+  // shared ones, then one per precomputed resolution. The only state a pick
+  // writes, besides claiming cache slots.
+  std::unique_ptr<RotationCounter[]> counters;
+  size_t num_counters = 0;
   // Slots handed out so far (may exceed kCacheSlots: then none is left).
   alignas(64) mutable std::atomic<size_t> slots_claimed{0};
   mutable CacheSlot slots[kCacheSlots];
@@ -277,7 +318,7 @@ struct PickTable::Impl {
   // The `index`-th ready endpoint of the union.
   size_t Locate(const Candidates& c, const VersionRequest* request,
                 uint64_t index) const {
-    if (c.all) return ready[index];
+    if (c.all) return ready[all_begin + index];
     size_t found = 0;
     ForEachCandidate(c, request, [&](const Group& g) {
       if (index < g.ready_size) {
@@ -290,12 +331,11 @@ struct PickTable::Impl {
     return found;
   }
 
-  size_t PickWeighted(const Candidates& c,
-                      const VersionRequest* request) const {
+  size_t PickWeighted(const Candidates& c, const VersionRequest* request,
+                      RotationCounter* counter) const {
     // Scaling the Weyl point (a 64-bit fraction) to the union's weight keeps
     // it equidistributed over the integer positions, within 2^-64.
-    uint64_t position = MulHigh(
-        counter.fetch_add(1, std::memory_order_relaxed) * kWeylStep, c.weight);
+    uint64_t position = MulHigh(counter->Next() * kWeylStep, c.weight);
     if (c.all) return sampler.Find(all_weighted, position);
     size_t found = 0;
     ForEachCandidate(c, request, [&](const Group& g) {
@@ -310,19 +350,42 @@ struct PickTable::Impl {
   }
 
   // Requires c.ready > 0.
-  size_t Choose(const Candidates& c, const VersionRequest* request) const {
+  size_t Choose(const Candidates& c, const VersionRequest* request,
+                RotationCounter* counter) const {
     switch (config.child) {
       case ChildPolicy::kRandom:
         return Locate(c, request, MulHigh(NextRandom(), c.ready));
       case ChildPolicy::kWeightedRoundRobin:
         // Equal weights, or only drained endpoints left: plain rotation.
-        if (!c.uniform && c.weight > 0) return PickWeighted(c, request);
+        if (!c.uniform && c.weight > 0) {
+          return PickWeighted(c, request, counter);
+        }
         break;
       case ChildPolicy::kRoundRobin:
         break;
     }
-    return Locate(c, request,
-                  counter.fetch_add(1, std::memory_order_relaxed) % c.ready);
+    return Locate(c, request, counter->Next() % c.ready);
+  }
+
+  // The rotation of a candidate set: its own for every endpoint or one
+  // group, a striped one (by the groups it lists) for a union.
+  RotationCounter* CounterFor(const Candidates& c) const {
+    if (c.all) return &counters[0];
+    if (c.num_groups == 1 && !c.overflow) return &counters[1 + c.groups[0]];
+    uint64_t hash = c.ready;
+    for (int i = 0; i < c.num_groups; ++i) {
+      hash = SplitMix64(hash ^ c.groups[i]);
+    }
+    return &counters[1 + groups.size() + hash % kStripedCounters];
+  }
+
+  // Gives a cached union of groups `own` as its rotation, so that two
+  // unions never share one.
+  static void UseOwnCounterForUnion(Resolution* r, RotationCounter* own) {
+    const Candidates& c = r->candidates;
+    if (r->kind == PickResult::Kind::kPicked && !c.all && c.num_groups > 1) {
+      r->counter = own;
+    }
   }
 
   // Every endpoint when `request` is null or "*"; otherwise the groups it
@@ -344,7 +407,7 @@ struct PickTable::Impl {
     *matched |= c->matched;
     if (c->ready > 0) {
       result->kind = PickResult::Kind::kPicked;
-      result->endpoint = Choose(*c, request);
+      result->endpoint = Choose(*c, request, CounterFor(*c));
       return true;
     }
     if (c->connecting) {
@@ -391,6 +454,9 @@ struct PickTable::Impl {
           matched ? PickResult::Kind::kUnreachable : PickResult::Kind::kNoMatch;
     }
     if (!complete) return false;
+    if (out->kind == PickResult::Kind::kPicked) {
+      out->counter = CounterFor(out->candidates);
+    }
     FindSlice(out);
     return true;
   }
@@ -405,8 +471,8 @@ struct PickTable::Impl {
                           (c.uniform || c.weight == 0));
     if (!rotates) return;
     if (c.all) {
-      out->slice_begin = 0;
-      out->slice_size = static_cast<uint32_t>(ready.size());
+      out->slice_begin = all_begin;
+      out->slice_size = all_size;
     } else if (c.num_groups == 1) {
       out->slice_begin = groups[c.groups[0]].ready_begin;
       out->slice_size = groups[c.groups[0]].ready_size;
@@ -452,6 +518,7 @@ struct PickTable::Impl {
     CacheSlot& slot = slots[i];
     slot.text.Set(raw);
     slot.resolution = resolution;
+    UseOwnCounterForUnion(&slot.resolution, &slot.own_counter);
     slot.state.store(CacheSlot::kReady, std::memory_order_release);
   }
 
@@ -461,12 +528,11 @@ struct PickTable::Impl {
     if (r.rotate_slice) {
       // Only the low 32 bits of the counter rotate: when they wrap, once in
       // 2^32 picks, the rotation skips ahead once.
-      const auto k = static_cast<uint32_t>(
-          counter.fetch_add(1, std::memory_order_relaxed));
+      const auto k = static_cast<uint32_t>(r.counter->Next());
       result.endpoint =
           ready[r.slice_begin + MulHigh(r.slice_magic * k, r.slice_size)];
     } else if (r.kind == PickResult::Kind::kPicked) {
-      result.endpoint = Choose(r.candidates, nullptr);
+      result.endpoint = Choose(r.candidates, nullptr, r.counter);
     }
     return result;
   }
@@ -474,6 +540,19 @@ struct PickTable::Impl {
   bool GroupMatches(const Group& g, const VersionRequest* request) const {
     return request == nullptr || request->Matches(g.version, g.parsed);
   }
+
+  // Build() steps, in order.
+  void AssignGroups(const std::vector<EndpointInfo>& endpoints,
+                    std::vector<Member>* members);
+  void LayOutReady(const std::vector<EndpointInfo>& endpoints,
+                   const std::vector<Member>& members);
+  WeightedSampler::Table AddWeightedTable(
+      const std::vector<EndpointInfo>& endpoints, uint32_t begin,
+      uint32_t size);
+  void WeighGroups(const std::vector<EndpointInfo>& endpoints);
+  void SortGroups();
+  void SeedCounters(uint64_t seed);
+  void Precompute();
 
   std::string Available() const {
     if (sorted_groups.empty()) return "none";
@@ -489,51 +568,63 @@ struct PickTable::Impl {
 
 PickTable::~PickTable() = default;
 
-std::unique_ptr<PickTable> PickTable::Build(
-    const std::vector<EndpointInfo>& endpoints, const PolicyConfig& config,
-    std::string service, uint64_t seed) {
-  auto impl = std::make_unique<Impl>();
-  impl->config = config;
-  impl->service = std::move(service);
-  impl->counter.store(seed, std::memory_order_relaxed);
-  impl->num_endpoints = endpoints.size();
+// Build(), step by step.
+namespace {
 
-  // Group by version string. Registries tend to list instances of one
-  // version together, so compare with the previous endpoint before hashing.
-  std::vector<Group>& groups = impl->groups;
-  std::vector<uint32_t> group_of(endpoints.size());
-  absl::flat_hash_map<absl::string_view, uint32_t> index;
-  for (size_t i = 0; i < endpoints.size(); ++i) {
-    const EndpointInfo& e = endpoints[i];
-    uint32_t g;
-    if (i > 0 && e.version == endpoints[i - 1].version) {
-      g = group_of[i - 1];
-    } else {
-      auto [it, inserted] =
-          index.try_emplace(e.version, static_cast<uint32_t>(groups.size()));
-      if (inserted) {
-        groups.emplace_back();
-        groups.back().version = e.version;
-      }
-      g = it->second;
-    }
-    group_of[i] = g;
-    Group& group = groups[g];
-    switch (e.state) {
-      case EndpointState::kReady:
-        ++group.ready_size;
-        break;
-      case EndpointState::kIdle:
-      case EndpointState::kConnecting:
-        ++group.connecting;
-        break;
-      case EndpointState::kTransientFailure:
-        ++group.failed;
-        ++impl->num_failed;
-        break;
-    }
+// The distinct versions of `e`; an unversioned endpoint has the version "".
+absl::InlinedVector<absl::string_view, 2> VersionsOf(const EndpointInfo& e) {
+  absl::InlinedVector<absl::string_view, 2> out;
+  for (const std::string& v : e.versions) {
+    if (std::find(out.begin(), out.end(), v) == out.end()) out.push_back(v);
   }
+  if (out.empty()) out.push_back("");
+  return out;
+}
 
+void CountState(EndpointState state, Group* group) {
+  switch (state) {
+    case EndpointState::kReady:
+      ++group->ready_size;
+      break;
+    case EndpointState::kIdle:
+    case EndpointState::kConnecting:
+      ++group->connecting;
+      break;
+    case EndpointState::kTransientFailure:
+      ++group->failed;
+      break;
+  }
+}
+
+}  // namespace
+
+void PickTable::Impl::AssignGroups(const std::vector<EndpointInfo>& endpoints,
+                                   std::vector<Member>* members) {
+  // Registries tend to list instances of one version together, so compare
+  // with the previous endpoint's version before hashing.
+  absl::flat_hash_map<absl::string_view, uint32_t> index;
+  absl::string_view last_version;
+  uint32_t last_group = 0;
+  for (size_t i = 0; i < endpoints.size(); ++i) {
+    for (absl::string_view version : VersionsOf(endpoints[i])) {
+      uint32_t g = last_group;
+      if (groups.empty() || version != last_version) {
+        auto [it, inserted] =
+            index.try_emplace(version, static_cast<uint32_t>(groups.size()));
+        if (inserted) groups.emplace_back().version = std::string(version);
+        g = it->second;
+      }
+      last_version = version;
+      last_group = g;
+      members->push_back(Member{static_cast<uint32_t>(i), g});
+      CountState(endpoints[i].state, &groups[g]);
+    }
+    if (endpoints[i].state == EndpointState::kTransientFailure) ++num_failed;
+  }
+}
+
+void PickTable::Impl::LayOutReady(const std::vector<EndpointInfo>& endpoints,
+                                  const std::vector<Member>& members) {
   uint32_t next = 0;
   for (Group& g : groups) {
     // Only now: `version` no longer moves, so `parsed` may point into it.
@@ -541,88 +632,142 @@ std::unique_ptr<PickTable> PickTable::Build(
     g.ready_begin = next;
     next += g.ready_size;
   }
-  impl->ready.resize(next);
+  ready.resize(next);
   std::vector<uint32_t> cursor(groups.size());
   for (size_t g = 0; g < groups.size(); ++g) cursor[g] = groups[g].ready_begin;
+  for (const Member& m : members) {
+    if (endpoints[m.endpoint].state == EndpointState::kReady) {
+      ready[cursor[m.group]++] = m.endpoint;
+    }
+  }
+  all_begin = 0;
+  all_size = next;
+  if (members.size() == endpoints.size()) return;  // one group each
+  all_begin = next;
   for (size_t i = 0; i < endpoints.size(); ++i) {
     if (endpoints[i].state == EndpointState::kReady) {
-      impl->ready[cursor[group_of[i]]++] = static_cast<uint32_t>(i);
+      ready.push_back(static_cast<uint32_t>(i));
     }
   }
+  all_size = static_cast<uint32_t>(ready.size()) - all_begin;
+}
 
-  // Weighted tables over the ready endpoints of non-zero weight, per group
-  // and for all of them.
+WeightedSampler::Table PickTable::Impl::AddWeightedTable(
+    const std::vector<EndpointInfo>& endpoints, uint32_t begin, uint32_t size) {
   std::vector<uint32_t> items;
   std::vector<uint64_t> weights;
-  Candidates& all = impl->all;
-  all.all = true;
-  auto add_table = [&](uint32_t begin, uint32_t size) {
-    items.clear();
-    weights.clear();
+  for (uint32_t k = begin; k < begin + size; ++k) {
+    const uint32_t w = endpoints[ready[k]].weight;
+    if (w == 0) continue;
+    items.push_back(ready[k]);
+    weights.push_back(w);
+  }
+  return sampler.Add(items, weights);
+}
+
+// Weights of each group's ready run, and of the run of all endpoints.
+void PickTable::Impl::WeighGroups(const std::vector<EndpointInfo>& endpoints) {
+  auto weigh = [&](uint32_t begin, uint32_t size, bool* uniform,
+                   uint32_t* common, uint64_t* total) {
     for (uint32_t k = begin; k < begin + size; ++k) {
-      uint32_t w = endpoints[impl->ready[k]].weight;
-      if (w == 0) continue;
-      items.push_back(impl->ready[k]);
-      weights.push_back(w);
+      const uint32_t w = endpoints[ready[k]].weight;
+      if (k == begin) *common = w;
+      *uniform &= w == *common;
+      *total += w;
     }
-    return impl->sampler.Add(items, weights);
   };
   for (Group& g : groups) {
-    for (uint32_t k = g.ready_begin; k < g.ready_begin + g.ready_size; ++k) {
-      uint32_t w = endpoints[impl->ready[k]].weight;
-      if (k == g.ready_begin) g.common_weight = w;
-      g.uniform &= w == g.common_weight;
-      g.weight += w;
-    }
-    g.weighted = add_table(g.ready_begin, g.ready_size);
-    all.matched = true;
-    all.Add(g);
+    weigh(g.ready_begin, g.ready_size, &g.uniform, &g.common_weight, &g.weight);
+    g.weighted = AddWeightedTable(endpoints, g.ready_begin, g.ready_size);
   }
-  impl->all_weighted = add_table(0, next);
+  all.all = true;
+  all.matched = !groups.empty();
+  all.ready = all_size;
+  for (const EndpointInfo& e : endpoints) {
+    all.connecting |= e.state == EndpointState::kIdle ||
+                      e.state == EndpointState::kConnecting;
+  }
+  bool uniform = true;
+  weigh(all_begin, all_size, &uniform, &all.common_weight, &all.weight);
+  all.uniform = uniform;
+  all.have_weight = all_size > 0;
+  all_weighted = AddWeightedTable(endpoints, all_begin, all_size);
+}
 
-  std::vector<uint32_t>& sorted = impl->sorted_groups;
-  sorted.resize(groups.size());
+void PickTable::Impl::SortGroups() {
+  sorted_groups.resize(groups.size());
   for (size_t g = 0; g < groups.size(); ++g) {
-    sorted[g] = static_cast<uint32_t>(g);
+    sorted_groups[g] = static_cast<uint32_t>(g);
   }
-  std::sort(sorted.begin(), sorted.end(), [&](uint32_t a, uint32_t b) {
-    return VersionLess(groups[a], groups[b]);
-  });
+  std::sort(sorted_groups.begin(), sorted_groups.end(),
+            [&](uint32_t a, uint32_t b) {
+              return VersionLess(groups[a], groups[b]);
+            });
+}
 
-  // Resolutions known in advance: no header, and the version strings of
-  // the largest groups, which is what clients usually ask for.
+// Every rotation starts at its own point derived from `seed`.
+void PickTable::Impl::SeedCounters(uint64_t seed) {
+  num_counters = 1 + groups.size() + kStripedCounters + kMaxPrecomputed;
+  counters = std::make_unique<RotationCounter[]>(num_counters);
+  for (size_t i = 0; i < num_counters; ++i) {
+    counters[i].value.store(SplitMix64(seed + i), std::memory_order_relaxed);
+  }
+  for (size_t i = 0; i < kCacheSlots; ++i) {
+    slots[i].own_counter.value.store(SplitMix64(~seed - i),
+                                     std::memory_order_relaxed);
+  }
+}
+
+// Resolutions known in advance: no header, and the version strings of the
+// largest groups, which is what clients usually ask for.
+void PickTable::Impl::Precompute() {
   Resolution resolution;
-  if (impl->Resolve(impl->DefaultRequest(), &resolution)) {
-    impl->no_request = resolution;
+  if (Resolve(DefaultRequest(), &resolution)) no_request = resolution;
+  if (!config.version_aware) return;
+  std::vector<uint32_t> by_size(groups.size());
+  for (size_t g = 0; g < groups.size(); ++g) {
+    by_size[g] = static_cast<uint32_t>(g);
   }
-  if (config.version_aware) {
-    std::vector<uint32_t> by_size(groups.size());
-    for (size_t g = 0; g < groups.size(); ++g) {
-      by_size[g] = static_cast<uint32_t>(g);
+  auto size_of = [&](uint32_t g) {
+    return groups[g].ready_size + groups[g].connecting + groups[g].failed;
+  };
+  std::stable_sort(by_size.begin(), by_size.end(), [&](uint32_t a, uint32_t b) {
+    return size_of(a) > size_of(b);
+  });
+  VersionRequest request;
+  RotationCounter* own = &counters[1 + groups.size() + kStripedCounters];
+  for (uint32_t g : by_size) {
+    if (precomputed.size() == kMaxPrecomputed) break;
+    const std::string& text = groups[g].version;
+    // Texts Pick() would trim or reject take its full path.
+    if (text.empty() || text.size() > kMaxCachedText ||
+        absl::StripAsciiWhitespace(text) != text ||
+        !VersionRequest::TryParse(text, &request) ||
+        !Resolve(&request, &resolution)) {
+      continue;
     }
-    auto size_of = [&](uint32_t g) {
-      return groups[g].ready_size + groups[g].connecting + groups[g].failed;
-    };
-    std::stable_sort(
-        by_size.begin(), by_size.end(),
-        [&](uint32_t a, uint32_t b) { return size_of(a) > size_of(b); });
-    VersionRequest request;
-    for (uint32_t g : by_size) {
-      if (impl->precomputed.size() == kMaxPrecomputed) break;
-      const std::string& text = groups[g].version;
-      // Texts Pick() would trim or reject take its full path.
-      if (text.empty() || text.size() > kMaxCachedText ||
-          absl::StripAsciiWhitespace(text) != text ||
-          !VersionRequest::TryParse(text, &request) ||
-          !impl->Resolve(&request, &resolution)) {
-        continue;
-      }
-      PrecomputedResolution& p = impl->precomputed.emplace_back();
-      p.text.Set(text);
-      p.resolution = resolution;
-    }
+    PrecomputedResolution& p = precomputed.emplace_back();
+    p.text.Set(text);
+    p.resolution = resolution;
+    UseOwnCounterForUnion(&p.resolution, own + (precomputed.size() - 1));
   }
+}
 
+std::unique_ptr<PickTable> PickTable::Build(
+    const std::vector<EndpointInfo>& endpoints, const PolicyConfig& config,
+    std::string service, uint64_t seed) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+  impl->service = std::move(service);
+  impl->num_endpoints = endpoints.size();
+  std::vector<Member> members;
+  members.reserve(endpoints.size());
+  impl->AssignGroups(endpoints, &members);
+  impl->LayOutReady(endpoints, members);
+  impl->WeighGroups(endpoints);
+  impl->SortGroups();
+  impl->SeedCounters(seed);
+  impl->Precompute();
   std::unique_ptr<PickTable> table(new PickTable());
   table->impl_ = std::move(impl);
   return table;

@@ -7,6 +7,11 @@
 // then called concurrently by every call of the channel: it takes no lock
 // and allocates nothing (one relaxed atomic add per pick; for kRandom a
 // thread-local generator).
+//
+// Rotation is per candidate set: every set of instances a request can
+// resolve to (all of them, one version group, or a union of groups) has its
+// own counter, so a periodic mix of requests (v1, v2, v1, v2...) still
+// rotates each version over all of its instances.
 #ifndef VLB_SRC_BALANCER_PICK_TABLE_H_
 #define VLB_SRC_BALANCER_PICK_TABLE_H_
 
@@ -26,9 +31,12 @@ namespace vlb::internal {
 
 enum class EndpointState { kIdle, kConnecting, kReady, kTransientFailure };
 
-// One resolved instance, as the policy sees it.
+// One address, as the policy sees it.
 struct EndpointInfo {
-  std::string version;  // as registered; may be empty for unversioned
+  // Every version the address is registered with (several when more than
+  // one live record names it; see README "Shared addresses"). An empty list
+  // or an empty string stands for an unversioned instance.
+  std::vector<std::string> versions;
   uint32_t weight = 1;  // 0 = drained
   EndpointState state = EndpointState::kIdle;
 };

@@ -4,15 +4,18 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 
 namespace vlb::internal {
 
 ServiceWatcher::ServiceWatcher(std::shared_ptr<etcd::Client> client,
-                               std::string service_name, Callbacks callbacks)
+                               std::string service_name, Callbacks callbacks,
+                               ServiceWatcherOptions options)
     : client_(std::move(client)),
       service_name_(std::move(service_name)),
       prefix_(ServicePrefix(service_name_)),
       callbacks_(std::move(callbacks)),
+      options_(options),
       backoff_(client_->options().initial_backoff,
                client_->options().max_backoff) {}
 
@@ -30,6 +33,8 @@ void ServiceWatcher::Stop() {
     watch_id_ = 0;
     client_->CancelTimer(retry_timer_);
     retry_timer_ = 0;
+    client_->CancelTimer(grace_timer_);
+    grace_timer_ = 0;
   });
 }
 
@@ -71,12 +76,15 @@ void ServiceWatcher::OnRead(
     return;
   }
   backoff_.Reset();
-  instances_.clear();
+  std::map<std::string, WatchedInstance> previous;
+  previous.swap(instances_);
   for (const mvccpb::KeyValue& kv : response->kvs()) {
-    ServiceInstance instance;
-    if (Decode(kv.key(), kv.value(), &instance)) {
-      instances_[kv.key()] = std::move(instance);
-    }
+    WatchedInstance instance;
+    if (Decode(kv, &instance)) instances_[kv.key()] = std::move(instance);
+  }
+  if (data_loss_pending_) {
+    data_loss_pending_ = false;
+    HoldMissingAfterDataLoss(std::move(previous));
   }
   const int64_t revision = response->header().revision();
   Publish(revision);
@@ -101,12 +109,14 @@ void ServiceWatcher::OnEvents(const etcd::WatchUpdate& update) {
   if (stopped_ || update.events.empty()) return;
   for (const mvccpb::Event& event : update.events) {
     const std::string& key = event.kv().key();
+    // Whatever the event, a held instance is now described by the store.
+    held_.erase(key);
     if (event.type() == mvccpb::Event::DELETE) {
-      instances_.erase(key);
+      Forget(key);
       continue;
     }
-    ServiceInstance instance;
-    if (Decode(key, event.kv().value(), &instance)) {
+    WatchedInstance instance;
+    if (Decode(event.kv(), &instance)) {
       instances_[key] = std::move(instance);
     } else {
       // A record that turned invalid no longer describes a usable instance.
@@ -119,6 +129,7 @@ void ServiceWatcher::OnEvents(const etcd::WatchUpdate& update) {
 void ServiceWatcher::OnWatchEnd(const absl::Status& status) {
   watch_id_ = 0;
   if (stopped_) return;
+  if (absl::IsDataLoss(status)) data_loss_pending_ = true;
   callbacks_.on_notice(
       absl::Status(status.code(),
                    absl::StrCat("watch on ", prefix_,
@@ -126,28 +137,94 @@ void ServiceWatcher::OnWatchEnd(const absl::Status& status) {
   Read();
 }
 
-bool ServiceWatcher::Decode(const std::string& key, const std::string& value,
-                            ServiceInstance* instance) {
-  absl::StatusOr<ServiceInstance> decoded = DecodeServiceRecord(value);
+bool ServiceWatcher::IsInstanceKey(const std::string& key) {
+  absl::string_view id = key;
+  if (absl::ConsumePrefix(&id, prefix_) && !id.empty() &&
+      !absl::StrContains(id, '/')) {
+    return true;
+  }
+  if (reported_.emplace(key, std::string()).second) {
+    callbacks_.on_notice(absl::InvalidArgumentError(
+        absl::StrCat("skipping ", key, ": not an instance of ", service_name_,
+                     " (instances are direct children ", prefix_, "<id>)")));
+  }
+  return false;
+}
+
+bool ServiceWatcher::Decode(const mvccpb::KeyValue& kv, WatchedInstance* out) {
+  if (!IsInstanceKey(kv.key())) return false;
+  absl::StatusOr<ServiceInstance> decoded = DecodeServiceRecord(kv.value());
   if (!decoded.ok()) {
-    callbacks_.on_notice(absl::InvalidArgumentError(absl::StrCat(
-        "skipping malformed record ", key, ": ", decoded.status().message())));
+    auto [it, inserted] = reported_.try_emplace(kv.key(), kv.value());
+    if (inserted || it->second != kv.value()) {
+      it->second = kv.value();
+      callbacks_.on_notice(absl::InvalidArgumentError(
+          absl::StrCat("skipping malformed record ", kv.key(), ": ",
+                       decoded.status().message())));
+    }
     return false;
   }
-  *instance = *std::move(decoded);
+  reported_.erase(kv.key());
+  out->key = kv.key();
+  out->mod_revision = kv.mod_revision();
+  out->instance = *std::move(decoded);
   // The key is authoritative for the id: Go writers may omit it.
-  if (instance->id.empty() && absl::StartsWith(key, prefix_)) {
-    instance->id = key.substr(prefix_.size());
+  if (out->instance.id.empty()) {
+    out->instance.id = kv.key().substr(prefix_.size());
   }
   return true;
 }
 
+void ServiceWatcher::Forget(const std::string& key) {
+  instances_.erase(key);
+  reported_.erase(key);
+}
+
+void ServiceWatcher::HoldMissingAfterDataLoss(
+    std::map<std::string, WatchedInstance> previous) {
+  // A second loss during the grace period: what was held is still known.
+  previous.merge(held_);
+  held_.clear();
+  for (auto& [key, instance] : previous) {
+    if (instances_.count(key) == 0) held_.emplace(key, std::move(instance));
+  }
+  if (held_.empty()) return;
+  callbacks_.on_notice(absl::DataLossError(absl::StrCat(
+      "etcd lost ", held_.size(), " instance(s) of ", service_name_,
+      " (store wiped or restored); keeping them for ",
+      absl::FormatDuration(options_.data_loss_grace),
+      " while they register again")));
+  client_->CancelTimer(grace_timer_);
+  grace_timer_ = client_->RunAfter(options_.data_loss_grace, [this] {
+    grace_timer_ = 0;
+    EndGrace();
+  });
+}
+
+void ServiceWatcher::EndGrace() {
+  if (stopped_ || held_.empty()) return;
+  callbacks_.on_notice(absl::NotFoundError(
+      absl::StrCat("dropping ", held_.size(), " instance(s) of ", service_name_,
+                   " that did not register again after etcd's data loss")));
+  held_.clear();
+  Publish(last_revision_);
+}
+
 void ServiceWatcher::Publish(int64_t revision) {
+  last_revision_ = revision;
   ServiceSnapshot snapshot;
   snapshot.revision = revision;
-  snapshot.instances.reserve(instances_.size());
+  snapshot.instances.reserve(instances_.size() + held_.size());
+  // Both maps are sorted by key and disjoint: merge them in key order.
+  auto held = held_.begin();
   for (const auto& [key, instance] : instances_) {
+    for (; held != held_.end() && held->first < key; ++held) {
+      snapshot.instances.push_back(held->second);
+    }
     snapshot.instances.push_back(instance);
+  }
+  for (; held != held_.end(); ++held) {
+    snapshot.instances.push_back(held->second);
   }
   have_snapshot_ = true;
   callbacks_.on_snapshot(snapshot);

@@ -4,8 +4,17 @@
 // read failures are retried with backoff while the last known set stays in
 // force (nothing is reported, so callers keep using it).
 //
-// Malformed records (bad JSON, missing version or address, oversized) are
-// skipped with a log line naming the key; the rest are unaffected.
+// Only direct children of the prefix are instances: "<prefix><id>" with a
+// non-empty id without '/'. The prefix key itself and nested keys (where
+// another service lives: "a.b.admin" is under "/a/b/admin/") are skipped,
+// with one notice per key. Malformed records (bad JSON, missing version or
+// address, oversized) are skipped with a notice naming the key (once per
+// value); the rest are unaffected.
+//
+// When etcd comes back with less history than was seen (wiped, or restored
+// from an older backup), the instances the new store lacks are kept for
+// `data_loss_grace` while their registrars re-register, then dropped. A
+// deletion seen by the watch still takes effect at once.
 //
 // Threading: callbacks run on the etcd client's dispatcher thread.
 #ifndef VLB_SRC_DISCOVERY_SERVICE_WATCHER_H_
@@ -18,17 +27,29 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "common/backoff.h"
 #include "etcd/client.h"
 #include "vlb/service_instance.h"
 
 namespace vlb::internal {
 
+struct WatchedInstance {
+  std::string key;
+  // Its id is filled from the key when the record lacks it.
+  ServiceInstance instance;
+  int64_t mod_revision = 0;  // of the record's last write
+};
+
 struct ServiceSnapshot {
-  // Sorted by key; each has its instance id filled from the key when the
-  // record lacks it.
-  std::vector<ServiceInstance> instances;
+  std::vector<WatchedInstance> instances;  // sorted by key
   int64_t revision = 0;  // etcd revision this snapshot reflects
+};
+
+struct ServiceWatcherOptions {
+  // How long instances missing after a detected data loss stay in use.
+  // About a lease TTL: by then every live registrar has written again.
+  absl::Duration data_loss_grace = absl::Seconds(10);
 };
 
 class ServiceWatcher {
@@ -44,7 +65,7 @@ class ServiceWatcher {
   };
 
   ServiceWatcher(std::shared_ptr<etcd::Client> client, std::string service_name,
-                 Callbacks callbacks);
+                 Callbacks callbacks, ServiceWatcherOptions options = {});
   ~ServiceWatcher();  // Stop()
 
   void Start();
@@ -59,8 +80,13 @@ class ServiceWatcher {
   void StartWatch(int64_t from_revision);
   void OnEvents(const etcd::WatchUpdate& update);
   void OnWatchEnd(const absl::Status& status);
-  bool Decode(const std::string& key, const std::string& value,
-              ServiceInstance* instance);
+  // Whether `kv` is an instance of this service; fills `out` if so.
+  bool Decode(const mvccpb::KeyValue& kv, WatchedInstance* out);
+  bool IsInstanceKey(const std::string& key);
+  void Forget(const std::string& key);
+  void HoldMissingAfterDataLoss(
+      std::map<std::string, WatchedInstance> previous);
+  void EndGrace();
   void Publish(int64_t revision);
   void RetryLater();
 
@@ -68,12 +94,21 @@ class ServiceWatcher {
   const std::string service_name_;
   const std::string prefix_;
   const Callbacks callbacks_;
+  const ServiceWatcherOptions options_;
 
   // Dispatcher-thread state.
   bool stopped_ = false;
   bool reading_ = false;
   bool have_snapshot_ = false;
-  std::map<std::string, ServiceInstance> instances_;  // by key
+  std::map<std::string, WatchedInstance> instances_;  // by key
+  // After a data loss: known instances the store lacked, until grace ends.
+  std::map<std::string, WatchedInstance> held_;
+  bool data_loss_pending_ = false;  // the next read follows a data loss
+  uint64_t grace_timer_ = 0;
+  int64_t last_revision_ = 0;  // of the last snapshot
+  // Keys already reported as skipped (not instances, or malformed), with
+  // the value reported, so each is logged once rather than per update.
+  std::map<std::string, std::string> reported_;
   uint64_t watch_id_ = 0;
   uint64_t retry_timer_ = 0;
   Backoff backoff_;

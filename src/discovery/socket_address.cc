@@ -1,6 +1,7 @@
 #include "discovery/socket_address.h"
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 
@@ -14,59 +15,82 @@
 namespace vlb::internal {
 namespace {
 
-// Splits "host:port" / "[v6]:port" (already validated).
-void SplitHostPort(absl::string_view host_port, std::string* host,
-                   std::string* port) {
-  const size_t colon = host_port.rfind(':');
-  absl::string_view h = host_port.substr(0, colon);
-  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') {
-    h = h.substr(1, h.size() - 2);
-  }
-  *host = std::string(h);
-  *port = std::string(host_port.substr(colon + 1));
-}
+struct HostPort {
+  std::string host;  // without brackets
+  std::string port;
+  uint16_t port_number = 0;
+};
 
-}  // namespace
-
-absl::StatusOr<std::vector<SocketAddress>> ResolveHostPort(
-    absl::string_view host_port) {
+absl::StatusOr<HostPort> Split(absl::string_view host_port) {
   if (absl::Status status = ValidateAddress(host_port); !status.ok()) {
     return status;
   }
-  std::string host, port;
-  SplitHostPort(host_port, &host, &port);
-  int port_number = 0;
-  if (!absl::SimpleAtoi(port, &port_number)) {
+  const size_t colon = host_port.rfind(':');
+  absl::string_view host = host_port.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  HostPort out;
+  out.host = std::string(host);
+  out.port = std::string(host_port.substr(colon + 1));
+  int port = 0;
+  if (!absl::SimpleAtoi(out.port, &port) || port < 1 || port > 65535) {
     return absl::InvalidArgumentError(
         absl::StrCat("bad port in \"", host_port, "\""));
   }
+  out.port_number = static_cast<uint16_t>(port);
+  return out;
+}
 
+// The scope id of an IPv6 zone: an interface name or a number. Kept rather
+// than dropped: a link-local address without it cannot be dialled.
+absl::StatusOr<uint32_t> ScopeId(const std::string& zone) {
+  uint32_t index = 0;
+  if (absl::SimpleAtoi(zone, &index)) return index;
+  index = if_nametoindex(zone.c_str());
+  if (index == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "IPv6 zone \"", zone, "\" is not a network interface of this host"));
+  }
+  return index;
+}
+
+absl::StatusOr<std::optional<SocketAddress>> ParseLiteral(const HostPort& hp) {
   SocketAddress address;
   auto* v4 = reinterpret_cast<sockaddr_in*>(&address.storage);
-  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+  if (inet_pton(AF_INET, hp.host.c_str(), &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;
-    v4->sin_port = htons(static_cast<uint16_t>(port_number));
+    v4->sin_port = htons(hp.port_number);
     address.length = sizeof(sockaddr_in);
-    return std::vector<SocketAddress>{address};
+    return address;
   }
   auto* v6 = reinterpret_cast<sockaddr_in6*>(&address.storage);
-  std::string v6_host = host.substr(0, host.find('%'));  // drop a zone
-  if (inet_pton(AF_INET6, v6_host.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(static_cast<uint16_t>(port_number));
-    address.length = sizeof(sockaddr_in6);
-    return std::vector<SocketAddress>{address};
+  const size_t percent = hp.host.find('%');
+  const std::string v6_host = hp.host.substr(0, percent);
+  if (inet_pton(AF_INET6, v6_host.c_str(), &v6->sin6_addr) != 1) {
+    return std::nullopt;
   }
+  v6->sin6_family = AF_INET6;
+  v6->sin6_port = htons(hp.port_number);
+  if (percent != std::string::npos) {
+    absl::StatusOr<uint32_t> scope = ScopeId(hp.host.substr(percent + 1));
+    if (!scope.ok()) return scope.status();
+    v6->sin6_scope_id = *scope;
+  }
+  address.length = sizeof(sockaddr_in6);
+  return address;
+}
 
+absl::StatusOr<std::vector<SocketAddress>> LookUpName(const HostPort& hp) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_NUMERICSERV;
   addrinfo* found = nullptr;
-  if (int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &found);
+  if (int rc = getaddrinfo(hp.host.c_str(), hp.port.c_str(), &hints, &found);
       rc != 0) {
     return absl::NotFoundError(
-        absl::StrCat("cannot resolve \"", host, "\": ", gai_strerror(rc)));
+        absl::StrCat("cannot resolve \"", hp.host, "\": ", gai_strerror(rc)));
   }
   std::vector<SocketAddress> result;
   for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
@@ -79,9 +103,28 @@ absl::StatusOr<std::vector<SocketAddress>> ResolveHostPort(
   freeaddrinfo(found);
   if (result.empty()) {
     return absl::NotFoundError(
-        absl::StrCat("\"", host, "\" has no usable address"));
+        absl::StrCat("\"", hp.host, "\" has no usable address"));
   }
   return result;
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<SocketAddress>> ParseIpHostPort(
+    absl::string_view host_port) {
+  absl::StatusOr<HostPort> hp = Split(host_port);
+  if (!hp.ok()) return hp.status();
+  return ParseLiteral(*hp);
+}
+
+absl::StatusOr<std::vector<SocketAddress>> ResolveHostPort(
+    absl::string_view host_port) {
+  absl::StatusOr<HostPort> hp = Split(host_port);
+  if (!hp.ok()) return hp.status();
+  absl::StatusOr<std::optional<SocketAddress>> literal = ParseLiteral(*hp);
+  if (!literal.ok()) return literal.status();
+  if (literal->has_value()) return std::vector<SocketAddress>{**literal};
+  return LookUpName(*hp);
 }
 
 }  // namespace vlb::internal

@@ -8,7 +8,6 @@
 
 #include <cstring>
 #include <memory>
-#include <set>
 #include <string>
 #include <utility>
 
@@ -16,7 +15,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "client/etcd_target.h"
+#include "discovery/address_book.h"
 #include "discovery/client_pool.h"
+#include "discovery/dns_worker.h"
 #include "discovery/service_watcher.h"
 #include "discovery/socket_address.h"
 #include "grpc_adapter/instance_attribute.h"
@@ -48,16 +49,46 @@ class EtcdResolver final : public Resolver {
         service_(std::move(service)) {}
 
   void StartLocked() override {
+    book_ = std::make_shared<internal::AddressBook>(
+        BookHooks(), client_->options().initial_backoff,
+        client_->options().max_backoff);
+    internal::ServiceWatcherOptions options;
+    options.data_loss_grace = CurrentPluginOptions().data_loss_grace;
+    watcher_ = std::make_unique<internal::ServiceWatcher>(
+        client_, service_, WatcherCallbacks(), options);
+    watcher_->Start();
+  }
+
+  void RequestReresolutionLocked() override {
+    // The watch keeps us current; a re-read only helps after a problem we
+    // did not notice, so it is cheap insurance. Names are looked up again.
+    if (watcher_) watcher_->Refresh();
+    if (book_) {
+      client_->RunAfter(absl::ZeroDuration(),
+                        [book = book_] { book->Refresh(); });
+    }
+  }
+
+  void ShutdownLocked() override {
+    shutdown_ = true;
+    if (watcher_) watcher_->Stop();
+    watcher_.reset();
+    if (book_) client_->RunSync([book = book_] { book->Stop(); });
+    book_.reset();
+  }
+
+ private:
+  // The watcher and the address book are stopped in ShutdownLocked()
+  // before this object can go away, and neither calls back after its
+  // Stop(): `this` is safe in these callbacks (dispatcher thread).
+  internal::ServiceWatcher::Callbacks WatcherCallbacks() {
     internal::ServiceWatcher::Callbacks callbacks;
-    // The watcher is stopped in ShutdownLocked() before this object can
-    // go away, and no callback runs after Stop() returns: `this` is safe.
     callbacks.on_snapshot = [this](const internal::ServiceSnapshot& snap) {
-      OnSnapshot(snap);
+      book_->Update(snap);
     };
     callbacks.on_read_error = [this](const absl::Status& status,
                                      bool have_snapshot) {
-      gpr_log(GPR_ERROR, "vlb: %s: %s", service_.c_str(),
-              status.ToString().c_str());
+      Log(status);
       // With a snapshot in force, keep it: etcd being down says nothing
       // about the instances. Without one, fail calls fast instead of
       // letting them hang.
@@ -66,63 +97,45 @@ class EtcdResolver final : public Resolver {
             "vlb: cannot resolve ", service_, ": ", status.message())));
       }
     };
-    callbacks.on_notice = [this](const absl::Status& status) {
-      gpr_log(GPR_ERROR, "vlb: %s: %s", service_.c_str(),
-              std::string(status.message()).c_str());
+    callbacks.on_notice = [this](const absl::Status& status) { Log(status); };
+    return callbacks;
+  }
+
+  internal::AddressBook::Hooks BookHooks() {
+    internal::AddressBook::Hooks hooks;
+    std::shared_ptr<etcd::Client> client = client_;
+    hooks.run_after = [client](absl::Duration delay, std::function<void()> fn) {
+      return client->RunAfter(delay, std::move(fn));
     };
-    watcher_ = std::make_unique<internal::ServiceWatcher>(client_, service_,
-                                                          std::move(callbacks));
-    watcher_->Start();
+    hooks.cancel_timer = [client](uint64_t id) { client->CancelTimer(id); };
+    hooks.lookup =
+        [](const std::string& host_port,
+           std::function<void(internal::AddressBook::LookupResult)> done) {
+          internal::LookUpInBackground(host_port, std::move(done));
+        };
+    hooks.on_endpoints = [this](std::vector<internal::ResolvedEndpoint> e) {
+      OnEndpoints(e);
+    };
+    hooks.on_notice = [this](const absl::Status& status) { Log(status); };
+    return hooks;
   }
 
-  void RequestReresolutionLocked() override {
-    // The watch keeps us current; a re-read only helps after a problem we
-    // did not notice, so it is cheap insurance.
-    if (watcher_) watcher_->Refresh();
+  void Log(const absl::Status& status) {
+    gpr_log(GPR_ERROR, "vlb: %s: %s", service_.c_str(),
+            std::string(status.message()).c_str());
   }
 
-  void ShutdownLocked() override {
-    shutdown_ = true;
-    if (watcher_) watcher_->Stop();
-    watcher_.reset();
-  }
-
- private:
   // Dispatcher thread.
-  void OnSnapshot(const internal::ServiceSnapshot& snapshot) {
+  void OnEndpoints(const std::vector<internal::ResolvedEndpoint>& endpoints) {
     ServerAddressList addresses;
-    std::set<std::string> seen;
-    for (const ServiceInstance& instance : snapshot.instances) {
-      absl::StatusOr<std::vector<internal::SocketAddress>> resolved =
-          internal::ResolveHostPort(instance.address);
-      if (!resolved.ok()) {
-        gpr_log(GPR_ERROR, "vlb: %s: skipping instance %s: %s",
-                service_.c_str(), instance.id.c_str(),
-                std::string(resolved.status().message()).c_str());
-        continue;
-      }
-      auto shared = std::make_shared<const ServiceInstance>(instance);
-      for (const internal::SocketAddress& socket : *resolved) {
-        const std::string key(reinterpret_cast<const char*>(&socket.storage),
-                              socket.length);
-        if (!seen.insert(key).second) {
-          // Two records for one address: one subchannel serves both; the
-          // first record (by key order) describes it.
-          gpr_log(GPR_ERROR,
-                  "vlb: %s: instance %s has the address %s of another "
-                  "instance; using the first",
-                  service_.c_str(), instance.id.c_str(),
-                  instance.address.c_str());
-          continue;
-        }
-        std::map<const char*,
-                 std::unique_ptr<ServerAddress::AttributeInterface>>
-            attributes;
-        attributes[InstanceAttribute::kKey] =
-            std::make_unique<InstanceAttribute>(shared);
-        addresses.emplace_back(&socket.storage, socket.length,
-                               grpc_core::ChannelArgs(), std::move(attributes));
-      }
+    addresses.reserve(endpoints.size());
+    for (const internal::ResolvedEndpoint& endpoint : endpoints) {
+      std::map<const char*, std::unique_ptr<ServerAddress::AttributeInterface>>
+          attributes;
+      attributes[InstanceAttribute::kKey] = std::make_unique<InstanceAttribute>(
+          endpoint.instance, endpoint.versions);
+      addresses.emplace_back(&endpoint.address.storage, endpoint.address.length,
+                             grpc_core::ChannelArgs(), std::move(attributes));
     }
     Deliver(std::move(addresses));
   }
@@ -154,6 +167,8 @@ class EtcdResolver final : public Resolver {
   const std::shared_ptr<etcd::Client> client_;
   const std::string service_;
   std::unique_ptr<internal::ServiceWatcher> watcher_;
+  // Shared with tasks posted to the dispatcher (Refresh); stopped first.
+  std::shared_ptr<internal::AddressBook> book_;
   bool shutdown_ = false;  // WorkSerializer only
 };
 

@@ -1,4 +1,5 @@
-// Carries a registry record with each address the resolver hands to gRPC.
+// Carries a registry record with each address the resolver hands to gRPC,
+// and the versions of every live record naming the address.
 // A ServerAddress attribute (not a channel arg), so that records differing
 // only in version or weight still share one subchannel per address.
 #ifndef VLB_SRC_GRPC_ADAPTER_INSTANCE_ATTRIBUTE_H_
@@ -6,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "grpc_adapter/core.h"
 #include "vlb/service_instance.h"
@@ -17,14 +19,18 @@ class InstanceAttribute : public grpc_core::ServerAddress::AttributeInterface {
   // Attributes are keyed by pointer identity.
   static const char* const kKey;
 
-  explicit InstanceAttribute(std::shared_ptr<const ServiceInstance> instance)
-      : instance_(std::move(instance)) {}
+  InstanceAttribute(std::shared_ptr<const ServiceInstance> instance,
+                    std::vector<std::string> versions)
+      : instance_(std::move(instance)), versions_(std::move(versions)) {}
 
+  // The newest record naming the address.
   const ServiceInstance& instance() const { return *instance_; }
+  // Distinct, newest first; see discovery/address_book.h.
+  const std::vector<std::string>& versions() const { return versions_; }
 
   // The record of `address`, or nullptr when it has none (e.g. an address
   // from another resolver).
-  static const ServiceInstance* Of(const grpc_core::ServerAddress& address);
+  static const InstanceAttribute* Of(const grpc_core::ServerAddress& address);
 
   std::unique_ptr<AttributeInterface> Copy() const override;
   int Cmp(const AttributeInterface* other) const override;
@@ -32,6 +38,7 @@ class InstanceAttribute : public grpc_core::ServerAddress::AttributeInterface {
 
  private:
   std::shared_ptr<const ServiceInstance> instance_;  // immutable, shared
+  std::vector<std::string> versions_;
 };
 
 }  // namespace vlb::grpc_adapter

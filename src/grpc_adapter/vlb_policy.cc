@@ -134,9 +134,13 @@ class VlbPolicy final : public LoadBalancingPolicy {
         endpoint = StartEndpoint(address, args.args, key);
         if (endpoint == nullptr) continue;
       }
-      const ServiceInstance* instance = InstanceAttribute::Of(address);
-      endpoint->version = instance != nullptr ? instance->version : "";
-      endpoint->weight = instance != nullptr ? instance->weight : 1;
+      const InstanceAttribute* attribute = InstanceAttribute::Of(address);
+      endpoint->versions.clear();
+      endpoint->weight = 1;
+      if (attribute != nullptr) {
+        endpoint->versions = attribute->versions();
+        endpoint->weight = attribute->instance().weight;
+      }
       endpoints_.push_back(std::move(endpoint));
     }
     for (auto& [key, endpoint] : previous) StopEndpoint(endpoint.get());
@@ -173,7 +177,7 @@ class VlbPolicy final : public LoadBalancingPolicy {
     // fast instead of queueing behind a dead instance.
     bool failing = false;
     absl::Status last_failure;
-    std::string version;
+    std::vector<std::string> versions;  // of every record naming it
     uint32_t weight = 1;
   };
 
@@ -290,7 +294,7 @@ class VlbPolicy final : public LoadBalancingPolicy {
     absl::Status last_failure;
     for (const auto& endpoint : endpoints_) {
       internal::EndpointInfo info;
-      info.version = endpoint->version;
+      info.versions = endpoint->versions;
       info.weight = endpoint->weight;
       info.state = Classify(*endpoint);
       if (endpoint->failing) last_failure = endpoint->last_failure;

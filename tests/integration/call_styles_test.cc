@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "echo.grpc.pb.h"
+#include "echo_service.h"
 #include "etcd_process.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
@@ -20,51 +21,13 @@
 namespace vlb {
 namespace {
 
+using ::vlb::testing::EchoService;
 using ::vlb::testing::EtcdProcess;
 using ::vlb::testing::WaitFor;
 using vlbtest::EchoReply;
 using vlbtest::EchoRequest;
 
 constexpr char kService[] = "vlb.test.echo";
-
-class EchoService final : public vlbtest::Echo::Service {
- public:
-  explicit EchoService(std::string instance) : instance_(std::move(instance)) {}
-
-  grpc::Status Unary(grpc::ServerContext*, const EchoRequest* request,
-                     EchoReply* reply) override {
-    reply->set_instance(instance_);
-    reply->set_text(request->text());
-    return grpc::Status::OK;
-  }
-
-  grpc::Status ServerStream(grpc::ServerContext*, const EchoRequest* request,
-                            grpc::ServerWriter<EchoReply>* writer) override {
-    for (int i = 0; i < request->count(); ++i) {
-      EchoReply reply;
-      reply.set_instance(instance_);
-      reply.set_text(absl::StrCat(request->text(), "-", i));
-      writer->Write(reply);
-    }
-    return grpc::Status::OK;
-  }
-
-  grpc::Status Bidi(
-      grpc::ServerContext*,
-      grpc::ServerReaderWriter<EchoReply, EchoRequest>* stream) override {
-    EchoRequest request;
-    while (stream->Read(&request)) {
-      EchoReply reply;
-      reply.set_instance(instance_);
-      reply.set_text(request.text());
-      stream->Write(reply);
-    }
-    return grpc::Status::OK;
-  }
-
- private:
-  const std::string instance_;
-};
 
 // One in-process server registered in etcd.
 struct Instance {

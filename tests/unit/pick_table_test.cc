@@ -36,7 +36,7 @@ constexpr EndpointState kFailed = EndpointState::kTransientFailure;
 EndpointInfo E(std::string version, EndpointState state = kReady,
                uint32_t weight = 1) {
   EndpointInfo e;
-  e.version = std::move(version);
+  e.versions = {std::move(version)};
   e.state = state;
   e.weight = weight;
   return e;
@@ -79,7 +79,7 @@ std::set<std::string> PickedVersions(
   std::set<std::string> versions;
   for (const auto& [endpoint, count] :
        Counts(table, requested, 20 * static_cast<int>(endpoints.size()))) {
-    versions.insert(endpoints[endpoint].version);
+    versions.insert(endpoints[endpoint].versions[0]);
   }
   return versions;
 }
@@ -560,6 +560,148 @@ TEST(PickTableTest, PickDoesNotAllocate) {
   }
   EXPECT_EQ(allocations.count(), 0);
   EXPECT_GT(picked, 0);
+}
+
+// Picks requests[i % size] for `rounds` rounds and counts per endpoint.
+std::map<size_t, int> MixedCounts(
+    const PickTable& table,
+    const std::vector<std::optional<absl::string_view>>& requests, int rounds) {
+  std::map<size_t, int> counts;
+  for (int round = 0; round < rounds; ++round) {
+    for (const auto& request : requests) {
+      PickResult r = table.Pick(request);
+      if (r.kind != Kind::kPicked) {
+        ADD_FAILURE() << "round " << round << " did not pick";
+        return counts;
+      }
+      ++counts[r.endpoint];
+    }
+  }
+  return counts;
+}
+
+// One shared rotation for every request locked periodic mixes of requests
+// onto fixed instances (a and c got every call, b and d none).
+TEST(PickTableTest, MixedTrafficRotatesEachVersionOverAllItsInstances) {
+  const std::vector<EndpointInfo> endpoints = {E("v1"), E("v1"), E("v2"),
+                                               E("v2"), E("v3")};
+  using Requests = std::vector<std::optional<absl::string_view>>;
+  const Requests patterns[] = {
+      {"v1", "v2"},                   // alternating
+      {"v1", "v1", "v2"},             // 2:1
+      {"v1", std::nullopt, "v2"},     // no header interleaved
+      {"v1", "1.0.0", "v2", "2"},     // same sets, other texts
+      {"1.x || 2.x", "v1", "v2"},     // a union beside its parts
+      {"v1", "v2", "v3", "v1", "v2"}  // odd period
+  };
+  for (absl::string_view child : {"round_robin", "weighted_round_robin"}) {
+    for (uint64_t seed : {0u, 1u, 7u, 12345u}) {
+      for (const Requests& pattern : patterns) {
+        auto table = Table(
+            endpoints,
+            Config(absl::StrCat(R"({"childPolicy": ")", child, "\"}")), seed);
+        std::map<size_t, int> counts = MixedCounts(*table, pattern, 1200);
+        // Each version's instances share its calls evenly (within 2%, or
+        // within the union's calls landing on them).
+        const int v1 = counts[0] + counts[1];
+        const int v2 = counts[2] + counts[3];
+        EXPECT_LE(std::abs(counts[0] - counts[1]), v1 / 50 + 2)
+            << child << " seed " << seed << " pattern size " << pattern.size();
+        EXPECT_LE(std::abs(counts[2] - counts[3]), v2 / 50 + 2)
+            << child << " seed " << seed << " pattern size " << pattern.size();
+      }
+    }
+  }
+}
+
+TEST(PickTableTest, MixedTrafficSpreadsRequestsThatAreNotCached) {
+  // Texts longer than the cache takes, and more distinct texts than it has
+  // slots, take the uncached path; they must rotate too.
+  const std::vector<EndpointInfo> endpoints = {E("1.0.0"), E("1.0.0"),
+                                               E("1.1.0"), E("1.1.0")};
+  // Over 64 bytes: never cached.
+  const std::string long_10 =
+      ">=1.0.0 <1.0.1 || >=1.0.0 <1.0.2 || >=1.0.0 <1.0.3 || >=1.0.0 <1.0.4";
+  const std::string long_11 =
+      ">=1.1.0 <1.1.1 || >=1.1.0 <1.1.2 || >=1.1.0 <1.1.3 || >=1.1.0 <1.1.4";
+  ASSERT_GT(long_10.size(), 64u);
+  std::vector<std::string> texts = {long_10, long_11};
+  // Then more short texts than there are cache slots, alternating.
+  for (int i = 0; i < 12; ++i) {
+    texts.push_back(absl::StrCat(">=1.0 <1.0.", 1 + i));
+    texts.push_back(absl::StrCat(">=1.1 <1.1.", 1 + i));
+  }
+  std::vector<std::optional<absl::string_view>> pattern;
+  for (const std::string& t : texts) pattern.push_back(t);
+  auto table = Table(endpoints);
+  std::map<size_t, int> counts = MixedCounts(*table, pattern, 400);
+  EXPECT_LE(std::abs(counts[0] - counts[1]), (counts[0] + counts[1]) / 50 + 2);
+  EXPECT_LE(std::abs(counts[2] - counts[3]), (counts[2] + counts[3]) / 50 + 2);
+}
+
+TEST(PickTableTest, WeightedInterleavingHoldsUnderMixedTraffic) {
+  // The 30% instance of v1 is never picked twice in a row among v1 calls,
+  // however v1 and v2 calls alternate.
+  const std::vector<EndpointInfo> endpoints = {
+      E("v1", kReady, 3), E("v1", kReady, 3), E("v1", kReady, 4),
+      E("v2", kReady, 1), E("v2", kReady, 2)};
+  auto table =
+      Table(endpoints, Config(R"({"childPolicy": "weighted_round_robin"})"));
+  std::vector<size_t> v1_picks;
+  for (int i = 0; i < 3000; ++i) {
+    v1_picks.push_back(table->Pick("v1").endpoint);
+    table->Pick("v2");
+    if (i % 3 == 0) table->Pick("v2");
+  }
+  for (size_t i = 1; i < v1_picks.size(); ++i) {
+    if (v1_picks[i] != 2) {
+      ASSERT_NE(v1_picks[i], v1_picks[i - 1]) << "v1 pick " << i;
+    }
+  }
+  std::map<size_t, int> counts;
+  for (size_t e : v1_picks) ++counts[e];
+  EXPECT_NEAR(counts[0], 900, 15);
+  EXPECT_NEAR(counts[1], 900, 15);
+  EXPECT_NEAR(counts[2], 1200, 15);
+}
+
+EndpointInfo Multi(std::vector<std::string> versions,
+                   EndpointState state = kReady, uint32_t weight = 1) {
+  EndpointInfo e;
+  e.versions = std::move(versions);
+  e.state = state;
+  e.weight = weight;
+  return e;
+}
+
+TEST(PickTableTest, AnAddressServesEveryVersionItIsRegisteredWith) {
+  const std::vector<EndpointInfo> endpoints = {Multi({"v1", "v3"}), E("v1"),
+                                               Multi({"v2", "v2"})};
+  for (absl::string_view child :
+       {"round_robin", "weighted_round_robin", "random"}) {
+    auto table = Table(
+        endpoints, Config(absl::StrCat(R"({"childPolicy": ")", child, "\"}")));
+    EXPECT_THAT(Counts(*table, "v3", 10),
+                ElementsAre(std::pair<const size_t, int>(0, 10)));
+    std::map<size_t, int> v1 = Counts(*table, "v1", 1000);
+    EXPECT_EQ(v1.size(), 2u) << child;
+    EXPECT_EQ(v1.count(2), 0u);
+    EXPECT_THAT(Counts(*table, "v2", 10),
+                ElementsAre(std::pair<const size_t, int>(2, 10)));
+  }
+  // Calls matching everything count each address once.
+  auto table = Table(endpoints);
+  EXPECT_THAT(Counts(*table, std::nullopt, 300),
+              ElementsAre(std::pair<const size_t, int>(0, 100),
+                          std::pair<const size_t, int>(1, 100),
+                          std::pair<const size_t, int>(2, 100)));
+  EXPECT_THAT(Counts(*table, "*", 300),
+              ElementsAre(std::pair<const size_t, int>(0, 100),
+                          std::pair<const size_t, int>(1, 100),
+                          std::pair<const size_t, int>(2, 100)));
+  EXPECT_EQ(table->ready_count(), 3u);
+  EXPECT_THAT(Message(*table, "v9", Kind::kNoMatch),
+              HasSubstr("(available: v1, v2, v3)"));
 }
 
 TEST(PickTableTest, ConcurrentPicksKeepExactRoundRobinTotals) {

@@ -454,9 +454,10 @@ absl::Status LbHarness::SetEndpoints(
     std::map<const char*,
              std::unique_ptr<grpc_core::ServerAddress::AttributeInterface>>
         attributes;
-    attributes.emplace(
-        InstanceAttribute::kKey,
-        std::make_unique<InstanceAttribute>(std::move(instance)));
+    std::vector<std::string> versions = {instance->version};
+    attributes.emplace(InstanceAttribute::kKey,
+                       std::make_unique<InstanceAttribute>(
+                           std::move(instance), std::move(versions)));
     addresses.emplace_back(*address, grpc_core::ChannelArgs(),
                            std::move(attributes));
     std::string key(address->addr, address->len);

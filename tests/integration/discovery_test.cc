@@ -1,0 +1,282 @@
+// What counts as an instance, and what a client keeps when etcd misbehaves:
+// real etcd, in-process echo servers, and records written by the test, so
+// that each scenario controls exactly which records exist and when.
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "discovery/service_watcher.h"
+#include "echo.grpc.pb.h"
+#include "echo_service.h"
+#include "etcd/client.h"
+#include "etcd_process.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "vlb/grpc.h"
+#include "vlb/service_instance.h"
+#include "wait_for.h"
+
+namespace vlb {
+namespace {
+
+using ::testing::HasSubstr;
+using ::vlb::testing::EchoService;
+using ::vlb::testing::EtcdProcess;
+using ::vlb::testing::StartEchoServer;
+using ::vlb::testing::WaitFor;
+
+constexpr char kService[] = "vlb.test.echo";
+constexpr char kPrefix[] = "/vlb/test/echo/";
+constexpr absl::Duration kWait = absl::Seconds(30);
+
+struct Server {
+  std::unique_ptr<EchoService> service;
+  std::unique_ptr<grpc::Server> server;
+  std::string address;
+};
+
+class DiscoveryTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { ASSERT_TRUE(RegisterGrpcPlugins().ok()); }
+
+  void SetUp() override {
+    auto etcd = EtcdProcess::Start();
+    ASSERT_TRUE(etcd.ok()) << etcd.status();
+    etcd_ = *std::move(etcd);
+    etcd::ClientOptions options;
+    options.endpoints = {etcd_->endpoint()};
+    auto client = etcd::Client::Create(options);
+    ASSERT_TRUE(client.ok()) << client.status();
+    client_ = *std::move(client);
+  }
+
+  void TearDown() override {
+    for (auto& [name, server] : servers_) server.server->Shutdown();
+  }
+
+  const Server& StartServer(const std::string& name) {
+    Server& s = servers_[name];
+    s.service = std::make_unique<EchoService>(name);
+    int port = 0;
+    s.server = StartEchoServer(s.service.get(), &port);
+    EXPECT_NE(s.server, nullptr);
+    s.address = absl::StrCat("127.0.0.1:", port);
+    return s;
+  }
+
+  // Writes a record at `key` (relative to the service prefix).
+  void Put(const std::string& key, const std::string& id,
+           const std::string& version, const std::string& address) {
+    ServiceInstance instance;
+    instance.name = "echo";
+    instance.path = "/vlb/test/echo";
+    instance.id = id;
+    instance.version = version;
+    instance.address = address;
+    etcdserverpb::PutRequest put;
+    put.set_key(absl::StrCat(kPrefix, key));
+    put.set_value(EncodeServiceRecord(instance));
+    ASSERT_TRUE(client_->Put(put).ok());
+  }
+
+  void Delete(const std::string& key) {
+    etcdserverpb::DeleteRangeRequest del;
+    del.set_key(absl::StrCat(kPrefix, key));
+    ASSERT_TRUE(client_->DeleteRange(del).ok());
+  }
+
+  std::unique_ptr<vlbtest::Echo::Stub> Stub() {
+    auto channel = vlb::CreateChannel(
+        absl::StrCat("etcd://", etcd_->endpoint(), "/", kService),
+        grpc::InsecureChannelCredentials());
+    EXPECT_TRUE(channel.ok()) << channel.status();
+    return vlbtest::Echo::NewStub(*channel);
+  }
+
+  // The instance that answered, or "ERR <message>".
+  static std::string Call(vlbtest::Echo::Stub* stub,
+                          const std::string& version) {
+    grpc::ClientContext context;
+    if (!version.empty()) {
+      EXPECT_TRUE(SetVersion(&context, version).ok());
+    }
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    vlbtest::EchoRequest request;
+    vlbtest::EchoReply reply;
+    grpc::Status status = stub->Unary(&context, request, &reply);
+    return status.ok() ? reply.instance()
+                       : absl::StrCat("ERR ", status.error_message());
+  }
+
+  static bool Answers(vlbtest::Echo::Stub* stub, const std::string& version,
+                      const std::string& instance) {
+    return WaitFor([&] { return Call(stub, version) == instance; }, kWait,
+                   absl::Milliseconds(10));
+  }
+
+  std::unique_ptr<EtcdProcess> etcd_;
+  std::shared_ptr<etcd::Client> client_;
+  std::map<std::string, Server> servers_;
+};
+
+// Records at the prefix key itself and at nested keys (where another
+// service, "vlb.test.echo.admin", lives) used to be instances of this one.
+TEST_F(DiscoveryTest, OnlyDirectChildrenOfThePrefixAreInstances) {
+  const Server& mine = StartServer("mine");
+  const Server& other = StartServer("other");
+  Put("", "", "v1", other.address);
+  Put("admin/x", "x", "v1", other.address);
+  Put("nested/deep/y", "y", "v1", other.address);
+  Put("mine", "mine", "v1", mine.address);
+  auto stub = Stub();
+  ASSERT_TRUE(Answers(stub.get(), "v1", "mine"));
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_EQ(Call(stub.get(), "v1"), "mine") << "call " << i;
+    ASSERT_EQ(Call(stub.get(), ""), "mine") << "call " << i;
+  }
+}
+
+// In-place upgrade: a v1 server was killed and a v2 server took its port
+// under a new id before the dead record's lease ran out. The dead record
+// ("a-old") sorts first and used to describe the address alone.
+TEST_F(DiscoveryTest, DeadRecordDoesNotHideTheLiveServerOnItsAddress) {
+  const Server& s = StartServer("v2-server");
+  Put("a-old", "a-old", "v1", s.address);
+  Put("b-new", "b-new", "v2", s.address);
+  auto stub = Stub();
+  ASSERT_TRUE(Answers(stub.get(), "v2", "v2-server")) << Call(stub.get(), "v2");
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(Call(stub.get(), "v2"), "v2-server");
+  }
+}
+
+TEST_F(DiscoveryTest, ProcessRegisteredTwiceServesBothVersions) {
+  const Server& s = StartServer("both");
+  Put("both-1", "both-1", "v1", s.address);
+  Put("both-3", "both-3", "v3", s.address);
+  auto stub = Stub();
+  ASSERT_TRUE(Answers(stub.get(), "v1", "both"));
+  ASSERT_TRUE(Answers(stub.get(), "v3", "both")) << Call(stub.get(), "v3");
+  EXPECT_THAT(Call(stub.get(), "v2"), HasSubstr("(available: v1, v3)"));
+}
+
+TEST_F(DiscoveryTest, HostNamesAreResolvedOffTheDispatcherThread) {
+  const Server& s = StartServer("named");
+  const std::string port = s.address.substr(s.address.rfind(':') + 1);
+  Put("named", "named", "v1", absl::StrCat("localhost:", port));
+  auto stub = Stub();
+  EXPECT_TRUE(Answers(stub.get(), "v1", "named")) << Call(stub.get(), "v1");
+}
+
+// etcd wiped while the registrars cannot write yet: the client keeps its
+// instances (grace period, 10 s by default) instead of failing every call.
+TEST_F(DiscoveryTest, WipedEtcdDoesNotEmptyRunningClients) {
+  const Server& s = StartServer("survivor");
+  Put("survivor", "survivor", "v1", s.address);
+  auto stub = Stub();
+  ASSERT_TRUE(Answers(stub.get(), "v1", "survivor"));
+  ASSERT_TRUE(etcd_->Wipe().ok());
+  // Calls for the next 2 s, well inside the grace period, all succeed.
+  const absl::Time end = absl::Now() + absl::Seconds(2);
+  int calls = 0;
+  while (absl::Now() < end) {
+    ASSERT_EQ(Call(stub.get(), "v1"), "survivor") << "call " << calls;
+    ++calls;
+  }
+  // The instance registers again; the client follows etcd from then on.
+  Put("survivor", "survivor", "v1", s.address);
+  EXPECT_EQ(Call(stub.get(), "v1"), "survivor");
+  EXPECT_GT(calls, 0);
+}
+
+// The watcher itself: what it reports around a data loss.
+class WatcherTest : public DiscoveryTest {
+ protected:
+  void StartWatcher(absl::Duration grace) {
+    internal::ServiceWatcher::Callbacks callbacks;
+    callbacks.on_snapshot = [this](const internal::ServiceSnapshot& snap) {
+      std::lock_guard<std::mutex> lock(mu_);
+      ids_.clear();
+      for (const auto& w : snap.instances) ids_.push_back(w.instance.id);
+      ++snapshots_;
+    };
+    callbacks.on_read_error = [](const absl::Status&, bool) {};
+    callbacks.on_notice = [this](const absl::Status& status) {
+      std::lock_guard<std::mutex> lock(mu_);
+      notices_.push_back(std::string(status.message()));
+    };
+    internal::ServiceWatcherOptions options;
+    options.data_loss_grace = grace;
+    watcher_ = std::make_unique<internal::ServiceWatcher>(
+        client_, kService, std::move(callbacks), options);
+    watcher_->Start();
+  }
+  void TearDown() override {
+    watcher_.reset();
+    DiscoveryTest::TearDown();
+  }
+  std::vector<std::string> Ids() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return ids_;
+  }
+  bool IdsAre(const std::vector<std::string>& ids) {
+    return WaitFor([&] { return Ids() == ids; }, kWait);
+  }
+  int NoticesContaining(absl::string_view text) {
+    std::lock_guard<std::mutex> lock(mu_);
+    int n = 0;
+    for (const std::string& notice : notices_)
+      n += absl::StrContains(notice, text);
+    return n;
+  }
+
+  std::mutex mu_;
+  std::vector<std::string> ids_;
+  int snapshots_ = 0;
+  std::vector<std::string> notices_;
+  std::unique_ptr<internal::ServiceWatcher> watcher_;
+};
+
+TEST_F(WatcherTest, KeysThatAreNotInstancesAreReportedOncePerKey) {
+  StartWatcher(absl::Seconds(10));
+  for (int i = 0; i < 5; ++i) {
+    Put("admin/x", "x", absl::StrCat("v", i), "127.0.0.1:1");
+    Put("", "", absl::StrCat("v", i), "127.0.0.1:1");
+    Put(absl::StrCat("real-", i), absl::StrCat("real-", i), "v1",
+        "127.0.0.1:1");
+  }
+  ASSERT_TRUE(IdsAre({"real-0", "real-1", "real-2", "real-3", "real-4"}));
+  EXPECT_EQ(NoticesContaining("/vlb/test/echo/admin/x:"), 1);
+  EXPECT_EQ(NoticesContaining("skipping /vlb/test/echo/:"), 1);
+}
+
+TEST_F(WatcherTest, DataLossKeepsMissingInstancesUntilGraceEnds) {
+  StartWatcher(absl::Seconds(3));
+  Put("a", "a", "v1", "127.0.0.1:1");
+  Put("b", "b", "v1", "127.0.0.1:2");
+  Put("c", "c", "v1", "127.0.0.1:3");
+  ASSERT_TRUE(IdsAre({"a", "b", "c"}));
+  ASSERT_TRUE(etcd_->Wipe().ok());
+  ASSERT_TRUE(
+      WaitFor([&] { return NoticesContaining("keeping them") == 1; }, kWait));
+  EXPECT_EQ(Ids(), (std::vector<std::string>{"a", "b", "c"}));
+  // "a" registers again; "b" is deleted by its owner, which takes effect
+  // at once; "c" never comes back and goes when the grace period ends.
+  Put("a", "a", "v2", "127.0.0.1:1");
+  Put("b", "b", "v1", "127.0.0.1:2");
+  Delete("b");
+  ASSERT_TRUE(IdsAre({"a", "c"}));
+  ASSERT_TRUE(IdsAre({"a"}));
+  EXPECT_EQ(NoticesContaining("did not register again"), 1);
+}
+
+}  // namespace
+}  // namespace vlb
