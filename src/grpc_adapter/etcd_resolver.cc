@@ -8,6 +8,8 @@
 
 #include <cstring>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -140,23 +142,36 @@ class EtcdResolver final : public Resolver {
     Deliver(std::move(addresses));
   }
 
-  // Dispatcher thread: hands a result to the channel.
+  // Dispatcher thread: hands a result to the channel. At most one result
+  // waits for the WorkSerializer: a newer one replaces it, so a burst of
+  // etcd events costs one update (and one address list in memory), however
+  // far the channel lags behind.
   void Deliver(absl::StatusOr<ServerAddressList> addresses) {
-    auto result = std::make_shared<Result>();
-    result->addresses = std::move(addresses);
-    result->args = channel_args_;
-    if (!result->addresses.ok()) {
-      result->resolution_note =
-          std::string(result->addresses.status().message());
+    Result result;
+    result.addresses = std::move(addresses);
+    result.args = channel_args_;
+    if (!result.addresses.ok()) {
+      result.resolution_note = std::string(result.addresses.status().message());
+    }
+    {
+      std::lock_guard<std::mutex> lock(pending_mu_);
+      const bool scheduled = pending_.has_value();
+      pending_ = std::move(result);
+      if (scheduled) return;
     }
     // Run() may execute inline on this (non-gRPC) thread, which then needs
     // an ExecCtx.
     grpc_core::ExecCtx exec_ctx;
     work_serializer_->Run(
         // `self` keeps this resolver alive until the closure ran.
-        [self = Ref(), this, result]() mutable {
-          if (shutdown_) return;
-          result_handler_->ReportResult(std::move(*result));
+        [self = Ref(), this]() mutable {
+          std::optional<Result> newest;
+          {
+            std::lock_guard<std::mutex> lock(pending_mu_);
+            newest.swap(pending_);
+          }
+          if (shutdown_ || !newest.has_value()) return;
+          result_handler_->ReportResult(std::move(*newest));
         },
         DEBUG_LOCATION);
   }
@@ -170,6 +185,8 @@ class EtcdResolver final : public Resolver {
   // Shared with tasks posted to the dispatcher (Refresh); stopped first.
   std::shared_ptr<internal::AddressBook> book_;
   bool shutdown_ = false;  // WorkSerializer only
+  std::mutex pending_mu_;
+  std::optional<Result> pending_;  // guarded by pending_mu_
 };
 
 class EtcdResolverFactory final : public grpc_core::ResolverFactory {

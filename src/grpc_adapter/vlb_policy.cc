@@ -8,6 +8,8 @@
 
 #include <grpc/support/log.h>
 
+#include <algorithm>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -17,6 +19,8 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "balancer/pick_table.h"
 #include "balancer/policy_config.h"
 #include "grpc_adapter/instance_attribute.h"
@@ -206,8 +210,16 @@ class VlbPolicy final : public LoadBalancingPolicy {
   RefCountedPtr<Endpoint> StartEndpoint(const ServerAddress& address,
                                         const grpc_core::ChannelArgs& args,
                                         const std::string& key) {
-    RefCountedPtr<SubchannelInterface> subchannel =
-        channel_control_helper()->CreateSubchannel(address, args);
+    RefCountedPtr<SubchannelInterface> subchannel;
+    if (auto it = removed_.find(key); it != removed_.end()) {
+      subchannel = std::move(it->second.subchannel);
+      removed_.erase(it);
+      // Registered again: the server is likely up, so its old backoff says
+      // nothing; connect now.
+      subchannel->ResetBackoff();
+    } else {
+      subchannel = channel_control_helper()->CreateSubchannel(address, args);
+    }
     if (subchannel == nullptr) return nullptr;
     auto endpoint = grpc_core::MakeRefCounted<Endpoint>();
     endpoint->policy = this;
@@ -226,6 +238,48 @@ class VlbPolicy final : public LoadBalancingPolicy {
     endpoint->policy = nullptr;
     endpoint->subchannel->CancelConnectivityStateWatch(endpoint->watcher);
     endpoint->watcher = nullptr;
+    if (shutdown_) return;
+    // Bounded: with addresses that never come back the cache only costs.
+    // (UpdateLocked stops the dropped endpoints after rebuilding
+    // endpoints_, so the bound is the new endpoint count.)
+    const size_t cap = endpoints_.size() + kExtraKeptRemoved;
+    while (removed_.size() >= cap) {
+      auto oldest = std::min_element(
+          removed_.begin(), removed_.end(), [](const auto& a, const auto& b) {
+            return a.second.expires < b.second.expires;
+          });
+      removed_.erase(oldest);
+    }
+    Removed& removed = removed_[endpoint->address_key];
+    removed.subchannel = endpoint->subchannel;
+    removed.expires = absl::Now() + kKeepRemoved;
+    if (!sweep_scheduled_) ScheduleSweep();
+  }
+
+  void ScheduleSweep() {
+    sweep_scheduled_ = true;
+    sweep_timer_ = channel_control_helper()->GetEventEngine()->RunAfter(
+        std::chrono::seconds(1), [self = Ref()]() mutable {
+          grpc_core::ApplicationCallbackExecCtx app_exec_ctx;
+          grpc_core::ExecCtx exec_ctx;
+          auto* policy = static_cast<VlbPolicy*>(self.get());
+          policy->work_serializer()->Run(
+              [self = std::move(self)]() mutable {
+                static_cast<VlbPolicy*>(self.get())->SweepLocked();
+                self.reset();
+              },
+              DEBUG_LOCATION);
+        });
+  }
+
+  void SweepLocked() {
+    sweep_scheduled_ = false;
+    if (shutdown_) return;
+    const absl::Time now = absl::Now();
+    for (auto it = removed_.begin(); it != removed_.end();) {
+      it = it->second.expires <= now ? removed_.erase(it) : std::next(it);
+    }
+    if (!removed_.empty()) ScheduleSweep();
   }
 
   void OnEndpointState(Endpoint* endpoint, grpc_connectivity_state state,
@@ -327,6 +381,10 @@ class VlbPolicy final : public LoadBalancingPolicy {
 
   void ShutdownLocked() override {
     shutdown_ = true;
+    if (sweep_scheduled_) {
+      channel_control_helper()->GetEventEngine()->Cancel(sweep_timer_);
+    }
+    removed_.clear();
     for (auto& endpoint : endpoints_) StopEndpoint(endpoint.get());
     endpoints_.clear();
   }
@@ -338,6 +396,21 @@ class VlbPolicy final : public LoadBalancingPolicy {
   absl::BitGen bit_gen_;
   bool publish_scheduled_ = false;
   bool shutdown_ = false;
+  // Subchannels of addresses removed in the last kKeepRemoved, so that an
+  // instance that comes back (a flapping registration) gets its subchannel
+  // back instead of a new one: each new subchannel costs a connection
+  // attempt, a retry timer on gRPC's EventEngine pool and a few KB that
+  // glibc keeps after they are freed. At most endpoints_.size() +
+  // kExtraKeptRemoved entries.
+  struct Removed {
+    RefCountedPtr<SubchannelInterface> subchannel;
+    absl::Time expires;
+  };
+  static constexpr absl::Duration kKeepRemoved = absl::Seconds(10);
+  static constexpr size_t kExtraKeptRemoved = 256;
+  std::map<std::string, Removed> removed_;
+  bool sweep_scheduled_ = false;
+  grpc_event_engine::experimental::EventEngine::TaskHandle sweep_timer_;
 };
 
 class VlbPolicyFactory final : public grpc_core::LoadBalancingPolicyFactory {

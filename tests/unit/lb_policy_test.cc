@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "grpc_adapter/testing/lb_harness.h"
 #include "gtest/gtest.h"
@@ -199,6 +200,47 @@ TEST(LbPolicyTest, GrpcRoundRobinRunsInTheHarness) {
   EXPECT_GE(harness->ReresolutionRequests(), 1u);
   EXPECT_EQ(Distinct(PickMany(*harness, 8, std::nullopt)),
             (std::set<size_t>{0, 2}));
+}
+
+// A registration that flaps (removed, then back within seconds) gets its
+// subchannel back instead of a new one: each new subchannel cost a
+// connection attempt, a retry timer on gRPC's thread pool, and memory that
+// stayed with the process (issue: memory and threads under churn).
+TEST(LbPolicyTest, ReRegisteredAddressReusesItsSubchannel) {
+  auto harness = MakeHarness(R"([{"vlb_version": {}}])");
+  ASSERT_NE(harness, nullptr);
+  std::vector<FakeEndpoint> both = Endpoints({"v1", "v2"});
+  both[0].address = "127.0.0.1:1001";
+  both[1].address = "127.0.0.1:1002";
+  ASSERT_TRUE(harness->SetEndpoints(both).ok());
+  EXPECT_EQ(harness->SubchannelsCreated(), 2u);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(harness->SetEndpoints({both[0]}).ok());
+    ASSERT_TRUE(harness->SetEndpoints(both).ok());
+  }
+  EXPECT_EQ(harness->SubchannelsCreated(), 2u);
+  // The reused subchannel serves calls again.
+  harness->SetAllStates(Connectivity::kReady);
+  EXPECT_THAT(Distinct(PickMany(*harness, 10, "v2")),
+              ::testing::ElementsAre(1));
+}
+
+TEST(LbPolicyTest, RemovedSubchannelsKeptAreBounded) {
+  auto harness = MakeHarness(R"([{"vlb_version": {}}])");
+  ASSERT_NE(harness, nullptr);
+  std::vector<FakeEndpoint> many;
+  for (int i = 0; i < 301; ++i) {
+    FakeEndpoint e;
+    e.version = "v1";
+    e.address = absl::StrCat("127.0.1.", i / 200, ":", 2000 + i);
+    many.push_back(e);
+  }
+  ASSERT_TRUE(harness->SetEndpoints(many).ok());
+  ASSERT_EQ(harness->SubchannelsCreated(), 301u);
+  // 300 removed at once with one endpoint left: at most 1 + 256 are kept.
+  ASSERT_TRUE(harness->SetEndpoints({many[0]}).ok());
+  ASSERT_TRUE(harness->SetEndpoints(many).ok());
+  EXPECT_EQ(harness->SubchannelsCreated(), 301u + 300u - 257u);
 }
 
 TEST(LbPolicyTest, UnknownPolicyIsAnError) {
