@@ -13,9 +13,14 @@
 // never overwrites a newer registration of the same id (the registrar reports
 // kConflict and retries until the other registration goes away).
 //
-// Thread-safety: all methods may be called from any thread. The status
-// callback runs on a thread owned by the registrar, one call at a time; it
-// must not call Stop() or destroy the registrar.
+// Thread-safety: all methods may be called from any thread, concurrently
+// (concurrent Update() calls each apply on top of the other). The status
+// callback runs on a thread owned by the registrar, one call at a time. From
+// the callback, Start() and Update() do not wait for the write (that thread
+// does the writing): they return once the change is queued, and its outcome
+// arrives as events; Stop() there stops at once but cannot revoke the lease,
+// so the key disappears after its TTL. The callback must not destroy the
+// registrar.
 #ifndef VLB_REGISTRAR_H_
 #define VLB_REGISTRAR_H_
 
@@ -92,8 +97,8 @@ class Registrar {
   // returning the current state.
   virtual absl::Status Start(absl::Duration wait = absl::Seconds(10)) = 0;
 
-  // Rewrites the value in place under the same lease. Fields left empty are
-  // kept. InvalidArgument on bad values.
+  // Rewrites the value in place under the same lease and waits for the
+  // write. Fields left empty are kept. InvalidArgument on bad values.
   virtual absl::Status Update(
       std::optional<std::string> version, std::optional<uint32_t> weight,
       std::optional<std::map<std::string, std::string>> metadata) = 0;

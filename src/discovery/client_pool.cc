@@ -4,18 +4,27 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
 namespace vlb::internal {
 namespace {
 
+// Everything that makes two clients behave differently: channels asking for
+// other credentials or timeouts must not share one.
 std::string PoolKey(const etcd::ClientOptions& options) {
   std::vector<std::string> endpoints = options.endpoints;
   std::sort(endpoints.begin(), endpoints.end());
-  return absl::StrCat(absl::StrJoin(endpoints, ","), "|", options.username);
+  return absl::StrCat(absl::StrJoin(endpoints, ","), "|",
+                      absl::CHexEscape(options.username), "|",
+                      absl::CHexEscape(options.password), "|",
+                      absl::FormatDuration(options.request_timeout), "|",
+                      absl::FormatDuration(options.initial_backoff), "|",
+                      absl::FormatDuration(options.max_backoff));
 }
 
 }  // namespace
@@ -36,7 +45,17 @@ absl::StatusOr<std::shared_ptr<etcd::Client>> AcquireEtcdClient(
   absl::StatusOr<std::unique_ptr<etcd::Client>> created =
       etcd::Client::Create(options);
   if (!created.ok()) return created.status();
-  std::shared_ptr<etcd::Client> client(created->release());
+  // The last holder may let go on the client's own dispatcher thread (a
+  // task it posted held the last reference), where Close() cannot wait for
+  // that thread: the client is then closed from a thread of its own.
+  std::shared_ptr<etcd::Client> client(
+      created->release(), [](etcd::Client* unused) {
+        if (!unused->InDispatcherThread()) {
+          delete unused;
+          return;
+        }
+        std::thread([unused] { delete unused; }).detach();
+      });
   (*pool)[key] = client;
   return client;
 }

@@ -159,21 +159,34 @@ class EtcdResolver final : public Resolver {
       pending_ = std::move(result);
       if (scheduled) return;
     }
-    // Run() may execute inline on this (non-gRPC) thread, which then needs
-    // an ExecCtx.
-    grpc_core::ExecCtx exec_ctx;
-    work_serializer_->Run(
-        // `self` keeps this resolver alive until the closure ran.
+    // Not Run() from here: it may execute inline on this thread (the etcd
+    // dispatcher) and drain other queued work with it, such as the
+    // channel's shutdown, which would destroy the watcher under its own
+    // callback and could drop the last reference to the pooled etcd client
+    // on that client's own thread. A gRPC thread hands the result over.
+    grpc_event_engine::experimental::GetDefaultEventEngine()->Run(
         [self = Ref(), this]() mutable {
-          std::optional<Result> newest;
-          {
-            std::lock_guard<std::mutex> lock(pending_mu_);
-            newest.swap(pending_);
-          }
-          if (shutdown_ || !newest.has_value()) return;
-          result_handler_->ReportResult(std::move(*newest));
-        },
-        DEBUG_LOCATION);
+          grpc_core::ApplicationCallbackExecCtx app_exec_ctx;
+          grpc_core::ExecCtx exec_ctx;
+          work_serializer_->Run(
+              // `self` keeps this resolver alive until the closure ran.
+              [self = std::move(self), this]() mutable {
+                ReportNewest();
+                self.reset();
+              },
+              DEBUG_LOCATION);
+        });
+  }
+
+  // WorkSerializer: reports the newest pending result, if any.
+  void ReportNewest() {
+    std::optional<Result> newest;
+    {
+      std::lock_guard<std::mutex> lock(pending_mu_);
+      newest.swap(pending_);
+    }
+    if (shutdown_ || !newest.has_value()) return;
+    result_handler_->ReportResult(std::move(*newest));
   }
 
   const std::shared_ptr<grpc_core::WorkSerializer> work_serializer_;

@@ -47,18 +47,23 @@ class RegistrarImpl final : public Registrar {
   absl::Status Start(absl::Duration wait) override {
     std::shared_ptr<std::promise<absl::Status>> outcome;
     bool already = false;
+    // From the event callback (the dispatcher thread) waiting would block
+    // the very thread that does the work.
+    const bool can_wait = !client_->InDispatcherThread();
     RunSync([&] {
       if (started_ || stopped_) {
         already = true;
         return;
       }
       started_ = true;
-      outcome = std::make_shared<std::promise<absl::Status>>();
-      write_waiters_.push_back([outcome](const absl::Status& status) {
-        outcome->set_value(status);
-      });
-      Reconcile();
+      if (can_wait) outcome = WaitForNextWrite();
+      ReconcileSoon(can_wait);
     });
+    if (!already && !can_wait) {
+      return absl::UnavailableError(absl::StrCat(
+          "registration of ", key_,
+          " started; Start() called from the event callback does not wait"));
+    }
     if (already) {
       if (stopped_) return absl::FailedPreconditionError("registrar stopped");
       return registered() ? absl::OkStatus()
@@ -92,30 +97,49 @@ class RegistrarImpl final : public Registrar {
         return s;
       }
     }
-    ServiceInstance updated = instance();
-    if (version) updated.version = *version;
-    if (weight) updated.weight = *weight;
-    if (metadata) updated.metadata = *metadata;
-    if (EncodeServiceRecord(updated).size() > kMaxRecordBytes) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "metadata: the record would exceed ", kMaxRecordBytes, " bytes"));
-    }
-    auto outcome = std::make_shared<std::promise<absl::Status>>();
-    bool write_now = false;
+    const bool can_wait = !client_->InDispatcherThread();
+    std::shared_ptr<std::promise<absl::Status>> outcome;
+    absl::Status refused;
     RunSync([&] {
+      // Merged here, on the dispatcher, so that concurrent Update() calls
+      // each build on the other's change instead of one losing it.
+      ServiceInstance updated = instance_;
+      if (version) updated.version = *version;
+      if (weight) updated.weight = *weight;
+      if (metadata) updated.metadata = *metadata;
+      if (EncodeServiceRecord(updated).size() > kMaxRecordBytes) {
+        refused = absl::InvalidArgumentError(absl::StrCat(
+            "metadata: the record would exceed ", kMaxRecordBytes, " bytes"));
+        return;
+      }
       {
         std::lock_guard<std::mutex> lock(mu_);
-        instance_ = updated;
+        instance_ = std::move(updated);
       }
       if (stopped_ || !started_) return;  // written by a later Start()
-      write_now = true;
-      write_waiters_.push_back([outcome](const absl::Status& status) {
-        outcome->set_value(status);
-      });
-      Reconcile();
+      if (can_wait) outcome = WaitForNextWrite();
+      ReconcileSoon(can_wait);
     });
-    if (!write_now) return absl::OkStatus();
+    if (!refused.ok() || outcome == nullptr) return refused;
     return outcome->get_future().get();
+  }
+
+  // Reconciles now, or, from the event callback, right after it: the
+  // callback may run in the middle of a state transition.
+  void ReconcileSoon(bool now) {
+    if (now) {
+      Reconcile();
+    } else {
+      client_->RunAfter(absl::ZeroDuration(), [this] { Reconcile(); });
+    }
+  }
+
+  // A promise kept by the outcome of the next write (dispatcher thread).
+  std::shared_ptr<std::promise<absl::Status>> WaitForNextWrite() {
+    auto outcome = std::make_shared<std::promise<absl::Status>>();
+    write_waiters_.push_back(
+        [outcome](const absl::Status& status) { outcome->set_value(status); });
+    return outcome;
   }
 
   void Stop() override {
@@ -135,6 +159,18 @@ class RegistrarImpl final : public Registrar {
       FireWaiters(absl::CancelledError("registrar stopped"));
     });
     if (!first) return;
+    if (lease != 0 && client_->InDispatcherThread()) {
+      // A blocking revoke here would wait for this very thread. The event
+      // comes after the callback that called Stop(), not inside it.
+      client_->RunAfter(absl::ZeroDuration(), [this] {
+        Notify(RegistrarEvent::kStopped,
+               absl::UnavailableError(absl::StrCat(
+                   "stopped from the event callback, which cannot wait for "
+                   "the lease to be revoked; ",
+                   key_, " disappears when its TTL runs out")));
+      });
+      return;
+    }
     if (lease != 0) {
       // Revoking deletes the key at once instead of after the TTL.
       absl::Status status = client_->LeaseRevoke(lease);

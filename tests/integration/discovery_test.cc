@@ -197,6 +197,36 @@ TEST_F(DiscoveryTest, WipedEtcdDoesNotEmptyRunningClients) {
   EXPECT_GT(calls, 0);
 }
 
+// Channels come and go while the registry changes under them: snapshots are
+// handed to gRPC from the etcd dispatcher, and the channel's shutdown used
+// to run inline there (destroying the watcher under its own callback, and
+// possibly dropping the last reference to the pooled etcd client on that
+// client's thread). Run under ASan, this is a lifetime test.
+TEST_F(DiscoveryTest, ChannelsComeAndGoWhileSnapshotsStreamIn) {
+  const Server& s = StartServer("steady");
+  Put("steady", "steady", "v1", s.address);
+  std::atomic<bool> done{false};
+  std::thread churn([&] {
+    for (int i = 0; !done.load(); ++i) {
+      const std::string id = absl::StrCat("flap-", i % 20);
+      if (i % 2 == 0) {
+        Put(id, id, "v1", absl::StrCat("127.0.0.1:", 1 + i % 20));
+      } else {
+        Delete(id);
+      }
+    }
+  });
+  int served = 0;
+  for (int i = 0; i < 60; ++i) {
+    auto stub = Stub();
+    // Only the steady instance is reachable: its answer proves routing.
+    if (i % 3 == 0 && Answers(stub.get(), "v1", "steady")) ++served;
+  }
+  done = true;
+  churn.join();
+  EXPECT_EQ(served, 20);
+}
+
 // The watcher itself: what it reports around a data loss.
 class WatcherTest : public DiscoveryTest {
  protected:

@@ -12,8 +12,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -596,6 +598,102 @@ TEST_F(RegistrarTest, ConcurrentUpdatesReturnOnlyOnceTheirValueIsWritten) {
     ASSERT_TRUE(value.ok()) << value.status();
     ASSERT_EQ((*value)["node"]["version"], expected) << "round " << round;
   }
+}
+
+// Both fields survive when two threads update different ones at once: the
+// current record used to be read outside the dispatcher, so one Update()
+// could overwrite the other's change with the old value.
+TEST_F(RegistrarTest, ConcurrentUpdatesOfDifferentFieldsKeepBoth) {
+  EventLog log;
+  std::unique_ptr<Registrar> registrar = Make(Options(), log);
+  ASSERT_NE(registrar, nullptr);
+  ASSERT_TRUE(registrar->Start().ok()) << log.ToString();
+  for (uint32_t round = 1; round <= 40; ++round) {
+    const std::string version = absl::StrCat("v", round);
+    std::thread thread_a([&] {
+      EXPECT_TRUE(registrar->Update(version, std::nullopt, std::nullopt).ok());
+    });
+    std::thread thread_b([&] {
+      EXPECT_TRUE(registrar->Update(std::nullopt, round, std::nullopt).ok());
+    });
+    thread_a.join();
+    thread_b.join();
+    const ServiceInstance instance = registrar->instance();
+    ASSERT_EQ(instance.version, version) << "round " << round;
+    ASSERT_EQ(instance.weight, round) << "round " << round;
+    absl::StatusOr<json> value = ParseJson(Key(registrar->key()).value);
+    ASSERT_TRUE(value.ok()) << value.status();
+    ASSERT_EQ((*value)["node"]["version"], version) << "round " << round;
+    ASSERT_EQ((*value)["metadata"]["weight"], absl::StrCat(round));
+  }
+}
+
+// Update() from the event callback used to wait for its write on the very
+// thread that writes: the dispatcher hung, keep-alives stopped and the key
+// expired. It now queues the change and returns.
+TEST_F(RegistrarTest, UpdateAndStopFromTheEventCallbackDoNotBlock) {
+  std::atomic<Registrar*> self{nullptr};
+  std::atomic<int> updates{0};
+  std::mutex mu;
+  std::vector<RegistrarEvent> events;
+  auto callback = [&](RegistrarEvent event, const absl::Status&) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      events.push_back(event);
+    }
+    Registrar* registrar = self.load();
+    if (event == RegistrarEvent::kRegistered && registrar != nullptr &&
+        updates.fetch_add(1) == 0) {
+      EXPECT_TRUE(registrar->Update("v2", 9u, std::nullopt).ok());
+    }
+  };
+  absl::StatusOr<std::unique_ptr<Registrar>> made =
+      Registrar::Create(Options(), callback);
+  ASSERT_TRUE(made.ok()) << made.status();
+  std::unique_ptr<Registrar> registrar = *std::move(made);
+  self = registrar.get();
+  ASSERT_TRUE(registrar->Start().ok());
+  // The change reaches etcd, and the dispatcher still serves other callers
+  // (a blocking call from this thread would hang if it were stuck).
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        absl::StatusOr<json> value = ParseJson(Key(registrar->key()).value);
+        return value.ok() && (*value)["node"]["version"] == "v2" &&
+               (*value)["metadata"]["weight"] == "9";
+      },
+      absl::Seconds(20)));
+  auto later = std::async(std::launch::async, [&] {
+    return registrar->Update(std::nullopt, 4u, std::nullopt);
+  });
+  ASSERT_EQ(later.wait_for(std::chrono::seconds(20)),
+            std::future_status::ready);
+  EXPECT_TRUE(later.get().ok());
+  EXPECT_TRUE(KeyUnderLiveLease(*registrar));
+  self = nullptr;
+}
+
+TEST_F(RegistrarTest, StopFromTheEventCallbackStopsWithoutBlocking) {
+  std::atomic<Registrar*> self{nullptr};
+  std::atomic<bool> stopped{false};
+  auto callback = [&](RegistrarEvent event, const absl::Status&) {
+    if (event == RegistrarEvent::kStopped) stopped = true;
+    Registrar* registrar = self.load();
+    if (event == RegistrarEvent::kRegistered && registrar != nullptr) {
+      registrar->Stop();
+    }
+  };
+  absl::StatusOr<std::unique_ptr<Registrar>> made =
+      Registrar::Create(Options(), callback);
+  ASSERT_TRUE(made.ok()) << made.status();
+  std::unique_ptr<Registrar> registrar = *std::move(made);
+  self = registrar.get();
+  registrar->Start().IgnoreError();  // may be stopped before it returns
+  ASSERT_TRUE(WaitFor([&] { return stopped.load(); }, absl::Seconds(20)));
+  EXPECT_FALSE(registrar->registered());
+  // Not revoked from the callback: the key goes with its TTL.
+  EXPECT_TRUE(
+      WaitFor([&] { return KeyAbsent(registrar->key()); }, absl::Seconds(20)));
+  self = nullptr;
 }
 
 TEST_F(RegistrarTest, SecondRegistrarWithSameIdIsFencedUntilFirstStops) {

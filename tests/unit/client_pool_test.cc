@@ -2,6 +2,7 @@
 // share it, whatever order their endpoints are listed in.
 #include "discovery/client_pool.h"
 
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 
 namespace vlb::internal {
@@ -44,6 +45,40 @@ TEST(ClientPoolTest, ReleasedClientIsClosedAndReplaced) {
   auto b = AcquireEtcdClient(Options({"127.0.0.4:2379"}));
   ASSERT_TRUE(b.ok());
   EXPECT_NE(*b, nullptr);
+}
+
+TEST(ClientPoolTest, OtherCredentialsOrTimeoutsGetTheirOwnClient) {
+  etcd::ClientOptions base = Options({"127.0.0.5:2379"}, "alice");
+  etcd::ClientOptions password = base;
+  password.password = "other";
+  etcd::ClientOptions timeout = base;
+  timeout.request_timeout = absl::Seconds(1);
+  auto a = AcquireEtcdClient(base);
+  auto b = AcquireEtcdClient(password);
+  auto c = AcquireEtcdClient(timeout);
+  auto d = AcquireEtcdClient(base);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok() && d.ok());
+  EXPECT_NE(a->get(), b->get());
+  EXPECT_NE(a->get(), c->get());
+  EXPECT_EQ(a->get(), d->get());
+}
+
+// A task posted to the client held the last reference, so it was dropped
+// on the client's own dispatcher thread, where Close() used to abort.
+TEST(ClientPoolTest, LastReferenceMayBeDroppedOnTheDispatcherThread) {
+  auto acquired = AcquireEtcdClient(Options({"127.0.0.6:2379"}));
+  ASSERT_TRUE(acquired.ok());
+  std::shared_ptr<etcd::Client> client = *std::move(acquired);
+  std::weak_ptr<etcd::Client> weak = client;
+  etcd::Client* raw = client.get();
+  raw->RunAfter(absl::Milliseconds(50), [held = std::move(client)]() mutable {
+    held.reset();  // the last reference, on the dispatcher thread
+  });
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (!weak.expired() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_TRUE(weak.expired());
 }
 
 TEST(ClientPoolTest, BadOptionsAreErrors) {
