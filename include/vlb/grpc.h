@@ -49,6 +49,11 @@ struct PluginOptions {
   // registrars write them again; then the client follows etcd. About the
   // registrars' lease TTL. Deletions seen by the watch apply at once.
   absl::Duration data_loss_grace = absl::Seconds(10);
+  // Opt-in: a directory where each resolved service's last known instances
+  // are kept (<dir>/<service>.json, replaced atomically, at most once a
+  // second), read back by a process that starts while no etcd member
+  // answers. Never preferred to a live etcd. Empty: no copy.
+  std::string snapshot_dir;
 };
 
 // Registers the "etcd" resolver and the vlb_* policies with gRPC. Call it

@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "discovery/snapshot_store.h"
 
 namespace vlb::internal {
 
@@ -35,6 +36,8 @@ void ServiceWatcher::Stop() {
     retry_timer_ = 0;
     client_->CancelTimer(grace_timer_);
     grace_timer_ = 0;
+    client_->CancelTimer(save_timer_);
+    save_timer_ = 0;
   });
 }
 
@@ -56,6 +59,70 @@ void ServiceWatcher::Read() {
       range, [this](absl::StatusOr<etcdserverpb::RangeResponse> response) {
         OnRead(std::move(response));
       });
+  // Without quorum the read above fails only after its deadline on every
+  // member; a process starting then should not wait that long for nothing.
+  if (provisional_ && !have_snapshot_) ReadStale();
+}
+
+void ServiceWatcher::ReadStale() {
+  if (stale_reading_) return;
+  stale_reading_ = true;
+  etcdserverpb::RangeRequest range;
+  range.set_key(prefix_);
+  range.set_range_end(etcd::PrefixRangeEnd(prefix_));
+  range.set_serializable(true);
+  client_->RangeAsync(
+      range, [this](absl::StatusOr<etcdserverpb::RangeResponse> response) {
+        OnStaleRead(std::move(response));
+      });
+}
+
+void ServiceWatcher::OnStaleRead(
+    absl::StatusOr<etcdserverpb::RangeResponse> response) {
+  stale_reading_ = false;
+  if (stopped_ || !provisional_ || have_snapshot_) return;
+  if (!response.ok()) {
+    stale_failed_ = true;
+    if (!reading_) UseStoredSnapshot();
+    return;
+  }
+  instances_ = Decode(*response);
+  callbacks_.on_notice(absl::UnavailableError(absl::StrCat(
+      "using a serializable read of ", prefix_, " (", instances_.size(),
+      " instances, may be stale) until etcd answers a linearizable one")));
+  Publish(response->header().revision());
+}
+
+void ServiceWatcher::UseStoredSnapshot() {
+  if (options_.snapshot_dir.empty() || have_snapshot_) return;
+  absl::StatusOr<StoredSnapshot> stored =
+      LoadSnapshot(options_.snapshot_dir, service_name_);
+  if (!stored.ok()) {
+    if (!absl::IsNotFound(stored.status())) {
+      callbacks_.on_notice(stored.status());
+    }
+    return;
+  }
+  instances_.clear();
+  for (WatchedInstance& w : stored->snapshot.instances) {
+    std::string key = w.key;
+    instances_.emplace(std::move(key), std::move(w));
+  }
+  callbacks_.on_notice(absl::UnavailableError(absl::StrCat(
+      "etcd unreachable: using the ", instances_.size(), " instances saved in ",
+      SnapshotPath(options_.snapshot_dir, service_name_), " at ",
+      absl::FormatTime(stored->saved), " until etcd answers")));
+  Publish(stored->snapshot.revision);
+}
+
+std::map<std::string, WatchedInstance> ServiceWatcher::Decode(
+    const etcdserverpb::RangeResponse& response) {
+  std::map<std::string, WatchedInstance> out;
+  for (const mvccpb::KeyValue& kv : response.kvs()) {
+    WatchedInstance instance;
+    if (Decode(kv, &instance)) out[kv.key()] = std::move(instance);
+  }
+  return out;
 }
 
 void ServiceWatcher::OnRead(
@@ -63,6 +130,8 @@ void ServiceWatcher::OnRead(
   reading_ = false;
   if (stopped_) return;
   if (!response.ok()) {
+    // Before reporting, so that a stored copy is what the channel sees.
+    if (stale_failed_) UseStoredSnapshot();
     // Keep serving the last known instances; etcd being down says nothing
     // about them.
     callbacks_.on_read_error(
@@ -76,12 +145,9 @@ void ServiceWatcher::OnRead(
     return;
   }
   backoff_.Reset();
-  std::map<std::string, WatchedInstance> previous;
+  provisional_ = false;
+  std::map<std::string, WatchedInstance> previous = Decode(*response);
   previous.swap(instances_);
-  for (const mvccpb::KeyValue& kv : response->kvs()) {
-    WatchedInstance instance;
-    if (Decode(kv, &instance)) instances_[kv.key()] = std::move(instance);
-  }
   if (data_loss_pending_) {
     data_loss_pending_ = false;
     HoldMissingAfterDataLoss(std::move(previous));
@@ -227,7 +293,24 @@ void ServiceWatcher::Publish(int64_t revision) {
     snapshot.instances.push_back(held->second);
   }
   have_snapshot_ = true;
+  if (!provisional_) ScheduleSave();
   callbacks_.on_snapshot(snapshot);
+}
+
+// At most one write a second: under churn the file follows, not every event.
+void ServiceWatcher::ScheduleSave() {
+  if (options_.snapshot_dir.empty() || save_timer_ != 0) return;
+  save_timer_ = client_->RunAfter(absl::Seconds(1), [this] {
+    save_timer_ = 0;
+    ServiceSnapshot snapshot;
+    snapshot.revision = last_revision_;
+    for (const auto& [key, instance] : instances_) {
+      snapshot.instances.push_back(instance);
+    }
+    absl::Status saved =
+        SaveSnapshot(options_.snapshot_dir, service_name_, snapshot);
+    if (!saved.ok()) callbacks_.on_notice(saved);
+  });
 }
 
 void ServiceWatcher::RetryLater() {

@@ -11,6 +11,13 @@
 // address, oversized) are skipped with a notice naming the key (once per
 // value); the rest are unaffected.
 //
+// Cold start without quorum: while no snapshot is in force, a serializable
+// read (answered by any member, maybe stale) runs beside the linearizable
+// one; it is used, with a notice, only until a linearizable read succeeds.
+// With `snapshot_dir` set, the instances are also saved there after changes
+// (at most once a second) and read back at start when no member answers at
+// all; etcd's own answer always replaces them.
+//
 // When etcd comes back with less history than was seen (wiped, or restored
 // from an older backup), the instances the new store lacks are kept for
 // `data_loss_grace` while their registrars re-register, then dropped. A
@@ -50,6 +57,8 @@ struct ServiceWatcherOptions {
   // How long instances missing after a detected data loss stay in use.
   // About a lease TTL: by then every live registrar has written again.
   absl::Duration data_loss_grace = absl::Seconds(10);
+  // Where to keep the on-disk copy of the instances; empty: none.
+  std::string snapshot_dir;
 };
 
 class ServiceWatcher {
@@ -77,6 +86,13 @@ class ServiceWatcher {
  private:
   void Read();
   void OnRead(absl::StatusOr<etcdserverpb::RangeResponse> response);
+  void ReadStale();
+  void OnStaleRead(absl::StatusOr<etcdserverpb::RangeResponse> response);
+  void UseStoredSnapshot();
+  void ScheduleSave();
+  // The instances of `response` (skipping what is not an instance).
+  std::map<std::string, WatchedInstance> Decode(
+      const etcdserverpb::RangeResponse& response);
   void StartWatch(int64_t from_revision);
   void OnEvents(const etcd::WatchUpdate& update);
   void OnWatchEnd(const absl::Status& status);
@@ -100,6 +116,12 @@ class ServiceWatcher {
   bool stopped_ = false;
   bool reading_ = false;
   bool have_snapshot_ = false;
+  // No linearizable read has succeeded yet: what is in force (if anything)
+  // came from a serializable read or the disk.
+  bool provisional_ = true;
+  bool stale_reading_ = false;
+  bool stale_failed_ = false;  // the cold-start serializable read failed
+  uint64_t save_timer_ = 0;
   std::map<std::string, WatchedInstance> instances_;  // by key
   // After a data loss: known instances the store lacked, until grace ends.
   std::map<std::string, WatchedInstance> held_;

@@ -55,7 +55,9 @@ class EtcdResolver final : public Resolver {
         BookHooks(), client_->options().initial_backoff,
         client_->options().max_backoff);
     internal::ServiceWatcherOptions options;
-    options.data_loss_grace = CurrentPluginOptions().data_loss_grace;
+    const PluginOptions plugin = CurrentPluginOptions();
+    options.data_loss_grace = plugin.data_loss_grace;
+    options.snapshot_dir = plugin.snapshot_dir;
     watcher_ = std::make_unique<internal::ServiceWatcher>(
         client_, service_, WatcherCallbacks(), options);
     watcher_->Start();

@@ -1,0 +1,177 @@
+// Starting without etcd: the opt-in on-disk copy of the instances
+// (PluginOptions::snapshot_dir) lets a process route while no etcd member
+// answers, and never wins over a live etcd. Real etcd, in-process servers.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "echo.grpc.pb.h"
+#include "echo_service.h"
+#include "etcd/client.h"
+#include "etcd_process.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "vlb/grpc.h"
+#include "vlb/service_instance.h"
+#include "wait_for.h"
+
+namespace vlb {
+namespace {
+
+using ::vlb::testing::EchoService;
+using ::vlb::testing::EtcdProcess;
+using ::vlb::testing::StartEchoServer;
+using ::vlb::testing::WaitFor;
+
+constexpr char kService[] = "vlb.test.snap";
+constexpr char kPrefix[] = "/vlb/test/snap/";
+constexpr absl::Duration kWait = absl::Seconds(30);
+
+std::string SnapshotDir() {
+  static const std::string dir = [] {
+    char pattern[] = "/tmp/vlb-snapshot-test-XXXXXX";
+    const char* made = mkdtemp(pattern);
+    return std::string(made != nullptr ? made : "/tmp");
+  }();
+  return dir;
+}
+
+std::string SnapshotFile() {
+  return absl::StrCat(SnapshotDir(), "/", kService, ".json");
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+class SnapshotTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    PluginOptions options;
+    options.snapshot_dir = SnapshotDir();
+    ASSERT_TRUE(RegisterGrpcPlugins(options).ok());
+  }
+  static void TearDownTestSuite() {
+    std::error_code ignored;
+    std::filesystem::remove_all(SnapshotDir(), ignored);
+  }
+
+  void SetUp() override {
+    std::filesystem::remove(SnapshotFile());
+    auto etcd = EtcdProcess::Start();
+    ASSERT_TRUE(etcd.ok()) << etcd.status();
+    etcd_ = *std::move(etcd);
+    etcd::ClientOptions options;
+    options.endpoints = {etcd_->endpoint()};
+    auto client = etcd::Client::Create(options);
+    ASSERT_TRUE(client.ok()) << client.status();
+    client_ = *std::move(client);
+  }
+
+  void TearDown() override {
+    client_.reset();
+    for (auto& [name, server] : servers_) server->Shutdown();
+  }
+
+  // Starts a server and returns its address.
+  std::string StartServer(const std::string& name) {
+    services_[name] = std::make_unique<EchoService>(name);
+    int port = 0;
+    servers_[name] = StartEchoServer(services_[name].get(), &port);
+    EXPECT_NE(servers_[name], nullptr);
+    return absl::StrCat("127.0.0.1:", port);
+  }
+
+  void Put(const std::string& id, const std::string& address) {
+    ServiceInstance instance;
+    instance.id = id;
+    instance.version = "v1";
+    instance.address = address;
+    etcdserverpb::PutRequest put;
+    put.set_key(absl::StrCat(kPrefix, id));
+    put.set_value(EncodeServiceRecord(instance));
+    ASSERT_TRUE(client_->Put(put).ok());
+  }
+
+  std::unique_ptr<vlbtest::Echo::Stub> Stub() {
+    auto channel = vlb::CreateChannel(
+        absl::StrCat("etcd://", etcd_->endpoint(), "/", kService),
+        grpc::InsecureChannelCredentials());
+    EXPECT_TRUE(channel.ok()) << channel.status();
+    return vlbtest::Echo::NewStub(*channel);
+  }
+
+  static std::string Call(vlbtest::Echo::Stub* stub) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    vlbtest::EchoRequest request;
+    vlbtest::EchoReply reply;
+    grpc::Status status = stub->Unary(&context, request, &reply);
+    return status.ok() ? reply.instance()
+                       : absl::StrCat("ERR ", status.error_message());
+  }
+
+  std::unique_ptr<EtcdProcess> etcd_;
+  std::shared_ptr<etcd::Client> client_;
+  std::map<std::string, std::unique_ptr<EchoService>> services_;
+  std::map<std::string, std::unique_ptr<grpc::Server>> servers_;
+};
+
+TEST_F(SnapshotTest, ProcessStartingWithoutEtcdRoutesFromTheSavedCopy) {
+  Put("saved", StartServer("saved"));
+  {
+    auto stub = Stub();
+    ASSERT_TRUE(WaitFor([&] { return Call(stub.get()) == "saved"; }, kWait));
+    ASSERT_TRUE(WaitFor(
+        [&] { return absl::StrContains(ReadFile(SnapshotFile()), "saved"); },
+        kWait));
+  }
+  // Every etcd member down: a new channel has only the file.
+  ASSERT_TRUE(etcd_->Stop().ok());
+  auto stub = Stub();
+  EXPECT_TRUE(WaitFor([&] { return Call(stub.get()) == "saved"; }, kWait))
+      << Call(stub.get());
+}
+
+TEST_F(SnapshotTest, LiveEtcdIsAlwaysPreferredToTheSavedCopy) {
+  // A file naming another instance, as if left by an earlier run.
+  const std::string stale_address = StartServer("stale");
+  const std::string live_address = StartServer("live");
+  std::filesystem::create_directories(SnapshotDir());
+  ServiceInstance stale;
+  stale.id = "stale";
+  stale.version = "v1";
+  stale.address = stale_address;
+  {
+    std::ofstream out(SnapshotFile());
+    out << R"({"service":")" << kService << R"(","revision":1,"instances":[)"
+        << R"({"key":")" << kPrefix << R"(stale","mod_revision":1,"value":)"
+        << nlohmann::json(EncodeServiceRecord(stale)).dump() << "}]}";
+  }
+  Put("live", live_address);
+  auto stub = Stub();
+  ASSERT_TRUE(WaitFor([&] { return Call(stub.get()) == "live"; }, kWait));
+  for (int i = 0; i < 50; ++i) ASSERT_EQ(Call(stub.get()), "live");
+  // And the file now says what etcd says.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        const std::string text = ReadFile(SnapshotFile());
+        return absl::StrContains(text, "live") &&
+               !absl::StrContains(text, "stale");
+      },
+      kWait));
+}
+
+}  // namespace
+}  // namespace vlb
