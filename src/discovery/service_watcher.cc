@@ -8,6 +8,12 @@
 #include "discovery/snapshot_store.h"
 
 namespace vlb::internal {
+namespace {
+
+// How long a serializable answer waits for the linearizable one at start.
+constexpr absl::Duration kStaleReadPatience = absl::Seconds(1);
+
+}  // namespace
 
 ServiceWatcher::ServiceWatcher(std::shared_ptr<etcd::Client> client,
                                std::string service_name, Callbacks callbacks,
@@ -38,6 +44,8 @@ void ServiceWatcher::Stop() {
     grace_timer_ = 0;
     client_->CancelTimer(save_timer_);
     save_timer_ = 0;
+    client_->CancelTimer(stale_timer_);
+    stale_timer_ = 0;
   });
 }
 
@@ -86,11 +94,31 @@ void ServiceWatcher::OnStaleRead(
     if (!reading_) UseStoredSnapshot();
     return;
   }
-  instances_ = Decode(*response);
+  // A healthy cluster answers the linearizable read a moment later: the
+  // stale answer is used only if that one fails or is slow.
+  stale_response_ = *std::move(response);
+  if (!reading_) {
+    UseStaleRead();
+    return;
+  }
+  stale_timer_ = client_->RunAfter(kStaleReadPatience, [this] {
+    stale_timer_ = 0;
+    UseStaleRead();
+  });
+}
+
+void ServiceWatcher::UseStaleRead() {
+  if (stopped_ || !provisional_ || have_snapshot_ ||
+      !stale_response_.has_value()) {
+    return;
+  }
+  instances_ = Decode(*stale_response_);
+  const int64_t revision = stale_response_->header().revision();
+  stale_response_.reset();
   callbacks_.on_notice(absl::UnavailableError(absl::StrCat(
       "using a serializable read of ", prefix_, " (", instances_.size(),
       " instances, may be stale) until etcd answers a linearizable one")));
-  Publish(response->header().revision());
+  Publish(revision);
 }
 
 void ServiceWatcher::UseStoredSnapshot() {
@@ -130,7 +158,8 @@ void ServiceWatcher::OnRead(
   reading_ = false;
   if (stopped_) return;
   if (!response.ok()) {
-    // Before reporting, so that a stored copy is what the channel sees.
+    // Before reporting, so that a fallback is what the channel sees.
+    UseStaleRead();
     if (stale_failed_) UseStoredSnapshot();
     // Keep serving the last known instances; etcd being down says nothing
     // about them.
@@ -146,6 +175,9 @@ void ServiceWatcher::OnRead(
   }
   backoff_.Reset();
   provisional_ = false;
+  stale_response_.reset();
+  client_->CancelTimer(stale_timer_);
+  stale_timer_ = 0;
   std::map<std::string, WatchedInstance> previous = Decode(*response);
   previous.swap(instances_);
   if (data_loss_pending_) {

@@ -13,7 +13,8 @@
 //
 // Cold start without quorum: while no snapshot is in force, a serializable
 // read (answered by any member, maybe stale) runs beside the linearizable
-// one; it is used, with a notice, only until a linearizable read succeeds.
+// one; if that one fails, or has not answered within a second, the stale
+// answer is used, with a notice, until a linearizable read succeeds.
 // With `snapshot_dir` set, the instances are also saved there after changes
 // (at most once a second) and read back at start when no member answers at
 // all; etcd's own answer always replaces them.
@@ -31,6 +32,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -88,6 +90,7 @@ class ServiceWatcher {
   void OnRead(absl::StatusOr<etcdserverpb::RangeResponse> response);
   void ReadStale();
   void OnStaleRead(absl::StatusOr<etcdserverpb::RangeResponse> response);
+  void UseStaleRead();
   void UseStoredSnapshot();
   void ScheduleSave();
   // The instances of `response` (skipping what is not an instance).
@@ -121,6 +124,9 @@ class ServiceWatcher {
   bool provisional_ = true;
   bool stale_reading_ = false;
   bool stale_failed_ = false;  // the cold-start serializable read failed
+  // Its answer, waiting (stale_timer_) for the linearizable one.
+  std::optional<etcdserverpb::RangeResponse> stale_response_;
+  uint64_t stale_timer_ = 0;
   uint64_t save_timer_ = 0;
   std::map<std::string, WatchedInstance> instances_;  // by key
   // After a data loss: known instances the store lacked, until grace ends.
