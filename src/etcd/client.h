@@ -11,7 +11,10 @@
 // exponential backoff, moving to the next endpoint each time.
 //
 // Shutdown: Close() (also run by the destructor) cancels everything and
-// returns once no callback is running; none runs afterwards.
+// returns once no callback is running; none runs afterwards. Watches and
+// keep-alives end silently (no WatchEndCallback, no LeaseStateCallback);
+// async requests still in flight complete with CANCELLED before Close()
+// returns.
 #ifndef VLB_SRC_ETCD_CLIENT_H_
 #define VLB_SRC_ETCD_CLIENT_H_
 
@@ -64,8 +67,10 @@ struct WatchUpdate {
 };
 
 using WatchEventsCallback = std::function<void(const WatchUpdate&)>;
-// Called once when the watch ends for a reason other than Cancel(): the
-// server canceled it (compaction: see IsCompacted) or the client closed.
+// Called once when the server ended the watch: its start revision was
+// compacted (see IsCompacted), the store lost data (DataLoss: it came back
+// behind what was delivered), or etcd refused it.
+// Not called after CancelWatch() nor by Close().
 using WatchEndCallback = std::function<void(const absl::Status&)>;
 
 // Called when a kept-alive lease changes state:

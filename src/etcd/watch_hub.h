@@ -32,7 +32,9 @@ class WatchHub {
            WatchEndCallback on_end);
   void Cancel(uint64_t id);
   void RequestProgress();
-  // Ends the stream; every remaining watch gets on_end(Cancelled).
+  // Ends the stream and drops every watch without calling back: it runs in
+  // Client::Close(), which promises no callback afterwards and is often
+  // called while the callbacks' owner is being destroyed.
   void Shutdown();
 
  private:

@@ -434,6 +434,28 @@ TEST(EtcdClientTest, AuthenticatesAndRenewsExpiredTokens) {
   EXPECT_EQ(log.Events().back(), "PUT /a/k=2");
 }
 
+TEST(EtcdClientTest, CloseEndsWatchesAndKeepAlivesWithoutCallingBack) {
+  // Close() is often called from the destructor of what the callbacks
+  // point into, so it must not call back: watches and keep-alives end
+  // silently.
+  auto etcd = StartEtcd();
+  ASSERT_NE(etcd, nullptr);
+  auto client = Connect({etcd->endpoint()});
+  ASSERT_NE(client, nullptr);
+  WatchLog log;
+  client->Watch({"/e/", PrefixRangeEnd("/e/"), 0}, log.OnEvents(), log.OnEnd());
+  auto lease = client->LeaseGrant(absl::Seconds(10));
+  ASSERT_TRUE(lease.ok());
+  std::atomic<int> lease_states{0};
+  client->KeepAlive(lease->id(), absl::Seconds(10),
+                    [&](absl::Status) { ++lease_states; });
+  ASSERT_TRUE(client->Put(PutOf("/e/k", "v")).ok());
+  ASSERT_TRUE(WaitFor([&] { return log.event_count() == 1; }, kWait));
+  client->Close();
+  EXPECT_EQ(log.end_count(), 0u);
+  EXPECT_EQ(lease_states.load(), 0);
+}
+
 TEST(EtcdClientTest, CloseStopsAllCallbacks) {
   auto etcd = StartEtcd();
   ASSERT_NE(etcd, nullptr);
