@@ -6,6 +6,13 @@
 // Lifetime: the stream keeps itself alive until gRPC reports it done, so the
 // owner may hold a shared_ptr and write to it at any time (writes after the
 // end are dropped).
+//
+// Every stream requires a leader (etcd's "hasleader" metadata, what the Go
+// client's WithRequireLeader sends): a member that has none refuses to open
+// it, and ends it with UNAVAILABLE "etcdserver: no leader" once it lost its
+// leader for a few election timeouts. Without it a member cut off from the
+// majority keeps the stream open and silent, so watches would miss every
+// change and keep-alives would never reach the leader.
 #ifndef VLB_SRC_ETCD_BIDI_STREAM_H_
 #define VLB_SRC_ETCD_BIDI_STREAM_H_
 
@@ -37,6 +44,7 @@ class BidiStream : public grpc::ClientBidiReactor<Request, Response> {
     std::shared_ptr<BidiStream> stream(new BidiStream(
         connection, member_index, std::move(on_read), std::move(on_done)));
     stream->self_ = stream;
+    stream->context_.AddMetadata("hasleader", "true");
     connection->AttachToken(&stream->context_);
     connection->AddContext(&stream->context_);
     start(connection->member(member_index), &stream->context_, stream.get());

@@ -6,9 +6,19 @@
 // the order the events happened. Callbacks may call any client method
 // except Close() and the blocking (synchronous) calls.
 //
-// Failover: a request that fails with UNAVAILABLE is retried on the next
-// endpoint (each endpoint once per request); streams reconnect with jittered
-// exponential backoff, moving to the next endpoint each time.
+// Failover: a request that fails with UNAVAILABLE (which includes etcd's
+// "no leader" and "request timed out") or DEADLINE_EXCEEDED is retried on
+// the next endpoint (each endpoint once per request, each attempt with a
+// full request_timeout, so a request may take endpoints x request_timeout).
+// A request that ran into its deadline may still have been applied, so it
+// can be applied twice: Put, DeleteRange, the lease calls and Range repeat
+// harmlessly (a second Put makes a second event; a second LeaseGrant leaves
+// an unused lease that expires; a second LeaseRevoke reports NotFound), and
+// a Txn must be safe to repeat, as the registrar's is (it writes only when
+// the key is absent or already bound to its lease). Streams (watch,
+// keep-alive) carry etcd's require-leader metadata, so a member that lost
+// its leader ends them, and reconnect with jittered exponential backoff,
+// moving to the next endpoint each time.
 //
 // Shutdown: Close() (also run by the destructor) cancels everything and
 // returns once no callback is running; none runs afterwards. Watches and
@@ -121,8 +131,11 @@ class Client {
       absl::Duration ttl, Callback<etcdserverpb::LeaseGrantResponse> done) = 0;
 
   // Keeps `lease_id` alive over the client's single keep-alive stream,
-  // sending a request every ttl/3. Replaces an earlier registration of the
-  // same lease. `on_state` runs on the dispatcher thread.
+  // sending a request every ttl/3; a request not answered within that
+  // moves the stream to the next member (the member hangs or cannot reach
+  // the leader), leaving time for two more members before the lease
+  // expires. Replaces an earlier registration of the same lease.
+  // `on_state` runs on the dispatcher thread.
   virtual void KeepAlive(int64_t lease_id, absl::Duration ttl,
                          LeaseStateCallback on_state) = 0;
   // Stops keeping `lease_id` alive (does not revoke it). No `on_state` call

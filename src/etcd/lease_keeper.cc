@@ -13,6 +13,11 @@ std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
       absl::ToChronoNanoseconds(d));
 }
 
+// How often a lease is kept alive, and how long an answer may take.
+std::chrono::steady_clock::duration Interval(absl::Duration ttl) {
+  return ToChrono(ttl / 3);
+}
+
 }  // namespace
 
 LeaseKeeper::LeaseKeeper(Connection* connection, Dispatcher* dispatcher)
@@ -25,8 +30,12 @@ void LeaseKeeper::Add(int64_t lease_id, absl::Duration ttl,
                       LeaseStateCallback on_state) {
   if (shutdown_) return;
   const auto now = Clock::now();
-  leases_[lease_id] =
-      Lease{ttl, now, now + ToChrono(ttl), false, std::move(on_state)};
+  Lease& lease = leases_[lease_id];
+  lease = Lease{};
+  lease.ttl = ttl;
+  lease.next_send = now;
+  lease.confirmed_until = now + ToChrono(ttl);
+  lease.on_state = std::move(on_state);
   EnsureStream();
   ScheduleTick();
 }
@@ -52,20 +61,29 @@ void LeaseKeeper::EnsureStream() {
                                  etcdserverpb::LeaseKeepAliveResponse>* r) {
         m.lease->async()->LeaseKeepAlive(c, r);
       },
-      [this](const etcdserverpb::LeaseKeepAliveResponse& response) {
-        OnResponse(response);
+      [this](const std::shared_ptr<Stream>& stream,
+             const etcdserverpb::LeaseKeepAliveResponse& response) {
+        OnResponse(stream, response);
       },
       [this](const std::shared_ptr<Stream>& stream,
              const grpc::Status& status) { OnStreamDone(stream, status); });
   if (!stream_) return;  // closing
   // A fresh stream: everything is due now.
   const auto now = Clock::now();
-  for (auto& [id, lease] : leases_) lease.next_send = now;
+  for (auto& [id, lease] : leases_) {
+    lease.next_send = now;
+    lease.unanswered_since = Clock::time_point::max();
+  }
   ScheduleTick();
 }
 
 void LeaseKeeper::OnResponse(
+    const std::shared_ptr<Stream>& stream,
     const etcdserverpb::LeaseKeepAliveResponse& response) {
+  // A stream given up as stalled may still answer; its member was judged
+  // lost, so the answer neither clears the new stream's stall clock nor
+  // resets the backoff.
+  if (stream == nullptr || stream != stream_) return;
   backoff_.Reset();
   auto it = leases_.find(response.id());
   if (it == leases_.end()) return;
@@ -77,6 +95,7 @@ void LeaseKeeper::OnResponse(
     return;
   }
   Lease& lease = it->second;
+  lease.unanswered_since = Clock::time_point::max();
   lease.confirmed_until = Clock::now() + std::chrono::seconds(response.ttl());
   if (lease.unconfirmed) {
     lease.unconfirmed = false;
@@ -87,6 +106,21 @@ void LeaseKeeper::OnResponse(
 void LeaseKeeper::OnStreamDone(const std::shared_ptr<Stream>& stream,
                                const grpc::Status& status) {
   if (stream_ == nullptr || stream_ != stream) return;  // an older stream
+  Reconnect(stream, status);
+}
+
+bool LeaseKeeper::StreamStalled(Clock::time_point now) const {
+  for (const auto& [id, lease] : leases_) {
+    if (lease.unanswered_since != Clock::time_point::max() &&
+        now - lease.unanswered_since >= Interval(lease.ttl)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void LeaseKeeper::Reconnect(const std::shared_ptr<Stream>& stream,
+                            const grpc::Status& status) {
   stream_ = nullptr;
   if (shutdown_) return;
   reconnect_timer_ =
@@ -100,6 +134,13 @@ void LeaseKeeper::OnStreamDone(const std::shared_ptr<Stream>& stream,
 void LeaseKeeper::Tick() {
   tick_timer_ = 0;
   const auto now = Clock::now();
+  if (stream_ && StreamStalled(now)) {
+    std::shared_ptr<Stream> stalled = stream_;
+    stalled->Cancel();  // its end is ignored: it is no longer stream_
+    Reconnect(stalled,
+              grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                           "etcd keep-alive not answered within TTL/3"));
+  }
   // Collect callbacks first: a callback may add or remove leases.
   std::vector<LeaseStateCallback> unconfirmed;
   for (auto& [id, lease] : leases_) {
@@ -107,7 +148,8 @@ void LeaseKeeper::Tick() {
       etcdserverpb::LeaseKeepAliveRequest request;
       request.set_id(id);
       stream_->Write(std::move(request));
-      lease.next_send = now + ToChrono(lease.ttl / 3);
+      lease.next_send = now + Interval(lease.ttl);
+      lease.unanswered_since = std::min(lease.unanswered_since, now);
     }
     if (!lease.unconfirmed && now > lease.confirmed_until) {
       lease.unconfirmed = true;
@@ -126,6 +168,8 @@ void LeaseKeeper::ScheduleTick() {
   if (shutdown_ || leases_.empty()) return;
   auto due = Clock::time_point::max();
   for (const auto& [id, lease] : leases_) {
+    // unanswered_since + interval comes no later than next_send, so waking
+    // for next_send also catches a stall in time.
     if (stream_) due = std::min(due, lease.next_send);
     if (!lease.unconfirmed) due = std::min(due, lease.confirmed_until);
   }

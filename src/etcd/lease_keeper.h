@@ -1,6 +1,11 @@
 // Keeps leases alive over one LeaseKeepAlive stream shared by every lease
 // of the client. Lives on the dispatcher thread: all its methods must be
 // called there.
+//
+// A request goes out every TTL/3. When one is not answered by the time the
+// next is due, the member is taken as lost (hung, or cut off from the
+// leader it must forward renewals to) and the stream moves to the next
+// member, so that two more members can be tried before the lease expires.
 #ifndef VLB_SRC_ETCD_LEASE_KEEPER_H_
 #define VLB_SRC_ETCD_LEASE_KEEPER_H_
 
@@ -34,14 +39,23 @@ class LeaseKeeper {
     absl::Duration ttl;
     Clock::time_point next_send;
     Clock::time_point confirmed_until;  // no news past this: "Unavailable"
-    bool unconfirmed = false;           // "Unavailable" was reported
+    // When the oldest request not answered yet was sent on the current
+    // stream; max() when all were answered.
+    Clock::time_point unanswered_since = Clock::time_point::max();
+    bool unconfirmed = false;  // "Unavailable" was reported
     LeaseStateCallback on_state;
   };
 
   void EnsureStream();
-  void OnResponse(const etcdserverpb::LeaseKeepAliveResponse& response);
+  void OnResponse(const std::shared_ptr<Stream>& stream,
+                  const etcdserverpb::LeaseKeepAliveResponse& response);
   void OnStreamDone(const std::shared_ptr<Stream>& stream,
                     const grpc::Status& status);
+  // True when some request on the stream waited longer than its interval.
+  bool StreamStalled(Clock::time_point now) const;
+  // Drops the current stream and reopens one after a backoff.
+  void Reconnect(const std::shared_ptr<Stream>& stream,
+                 const grpc::Status& status);
   void Tick();
   void ScheduleTick();
 

@@ -28,7 +28,12 @@ bool IsRetryableOnOtherEndpoint(const grpc::Status& status) {
     case grpc::StatusCode::UNAVAILABLE:
       return true;
     case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return false;  // the budget for this request is spent
+      // A member that stopped answering on an open connection (hung, or cut
+      // off from the network behind it) shows only as a deadline: without
+      // moving on, every request would wait there for the whole timeout.
+      // The request may have been applied anyway; see client.h for why
+      // retrying vlb's requests is safe.
+      return true;
     default:
       // A member that lost its leader answers with this message.
       return absl::StrContains(status.error_message(), "no leader");

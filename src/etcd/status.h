@@ -17,7 +17,8 @@ absl::Status FromGrpcStatus(const grpc::Status& status,
                             absl::string_view endpoint);
 
 // True for failures that another etcd member might not have (connection
-// refused, member stopping, no leader...): worth retrying elsewhere.
+// refused, member stopping, no leader, no answer before the deadline...):
+// worth retrying elsewhere.
 bool IsRetryableOnOtherEndpoint(const grpc::Status& status);
 
 // True when etcd rejected the auth token (expired or from an older auth

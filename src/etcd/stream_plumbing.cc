@@ -3,11 +3,10 @@
 namespace vlb::etcd {
 
 uint64_t ScheduleStreamReconnect(Connection* connection, Dispatcher* dispatcher,
-                                 internal::Backoff& backoff,
-                                 size_t failed_member,
+                                 internal::Backoff& backoff, size_t member,
                                  const grpc::Status& status,
-                                 std::function<void()> reopen) {
-  connection->MarkFailed(failed_member);
+                                 std::function<void()> reopen, Reopen why) {
+  if (why == Reopen::kMemberFailed) connection->MarkFailed(member);
   if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
     connection->InvalidateToken(connection->token());
   }

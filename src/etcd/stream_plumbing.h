@@ -16,13 +16,16 @@
 namespace vlb::etcd {
 
 // Opens a stream on the preferred member. `on_response` and `on_done` run on
-// the dispatcher; `on_done` gets the stream so owners can ignore the end of
-// a stream they already replaced. nullptr when the client is closing.
+// the dispatcher and get the stream, so owners can ignore what a stream they
+// already replaced still delivers (nullptr once that stream is gone).
+// nullptr when the client is closing.
 template <typename Request, typename Response>
 std::shared_ptr<BidiStream<Request, Response>> OpenDispatchedStream(
     Connection* connection, Dispatcher* dispatcher,
     typename BidiStream<Request, Response>::Starter start,
-    std::function<void(const Response&)> on_response,
+    std::function<void(const std::shared_ptr<BidiStream<Request, Response>>&,
+                       const Response&)>
+        on_response,
     std::function<void(const std::shared_ptr<BidiStream<Request, Response>>&,
                        const grpc::Status&)>
         on_done) {
@@ -31,9 +34,9 @@ std::shared_ptr<BidiStream<Request, Response>> OpenDispatchedStream(
   auto holder = std::make_shared<std::weak_ptr<Stream>>();
   std::shared_ptr<Stream> stream = Stream::Open(
       connection, connection->preferred(), start,
-      [dispatcher, on_response](Response response) {
-        dispatcher->Post([on_response, response = std::move(response)] {
-          on_response(response);
+      [dispatcher, holder, on_response](Response response) {
+        dispatcher->Post([on_response, holder, response = std::move(response)] {
+          on_response(holder->lock(), response);
         });
       },
       [dispatcher, holder, on_done](const grpc::Status& status) {
@@ -44,14 +47,21 @@ std::shared_ptr<BidiStream<Request, Response>> OpenDispatchedStream(
   return stream;
 }
 
-// After a stream on `failed_member` ended with `status`: moves the client
-// on to the next member and, after `backoff`, calls `reopen` on the
-// dispatcher (with a fresh token when auth is on). Returns the timer id.
+// Why a stream is reopened.
+enum class Reopen {
+  kMemberFailed,  // the member broke, hung or lost its leader: use the next
+  kStaleToken,    // etcd refused the stream's token: same member, new token
+};
+
+// After a stream on `member` ended with `status`, or was given up for
+// `why`: moves the client on to the next member (kMemberFailed) and, after
+// `backoff`, calls `reopen` on the dispatcher (with a fresh token when auth
+// is on). Returns the timer id.
 uint64_t ScheduleStreamReconnect(Connection* connection, Dispatcher* dispatcher,
-                                 internal::Backoff& backoff,
-                                 size_t failed_member,
+                                 internal::Backoff& backoff, size_t member,
                                  const grpc::Status& status,
-                                 std::function<void()> reopen);
+                                 std::function<void()> reopen,
+                                 Reopen why = Reopen::kMemberFailed);
 
 }  // namespace vlb::etcd
 

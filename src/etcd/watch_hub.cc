@@ -73,7 +73,8 @@ void WatchHub::EnsureStream() {
                                  etcdserverpb::WatchResponse>* r) {
         m.watch->async()->Watch(c, r);
       },
-      [this](const etcdserverpb::WatchResponse& response) {
+      [this](const std::shared_ptr<Stream>& /*stream*/,
+             const etcdserverpb::WatchResponse& response) {
         OnResponse(response);
       },
       [this](const std::shared_ptr<Stream>& stream,

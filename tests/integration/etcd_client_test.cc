@@ -434,6 +434,33 @@ TEST(EtcdClientTest, AuthenticatesAndRenewsExpiredTokens) {
   EXPECT_EQ(log.Events().back(), "PUT /a/k=2");
 }
 
+TEST(EtcdClientTest, FailsOverWhenAMemberStopsAnswering) {
+  // A member that stops answering on an open connection (hung, or cut off
+  // behind a router that drops packets): requests run into their deadline
+  // there and must go on to the next member instead of failing. (A member
+  // that hangs before the client connected fails the connection attempt
+  // with UNAVAILABLE instead.)
+  auto hung = StartEtcd();
+  ASSERT_NE(hung, nullptr);
+  auto healthy = StartEtcd();
+  ASSERT_NE(healthy, nullptr);
+  ClientOptions options;
+  options.endpoints = {hung->endpoint(), healthy->endpoint()};
+  options.request_timeout = absl::Seconds(2);
+  auto client = Client::Create(options);
+  ASSERT_TRUE(client.ok()) << client.status();
+  ASSERT_TRUE((*client)->Put(PutOf("/h/first", "v")).ok());
+  ASSERT_TRUE(hung->Pause().ok());
+  auto put = (*client)->Put(PutOf("/h/k", "v"));
+  ASSERT_TRUE(put.ok()) << put.status();
+  auto direct = Connect({healthy->endpoint()});
+  ASSERT_NE(direct, nullptr);
+  auto range = direct->Range(PrefixRange("/h/"));
+  ASSERT_TRUE(range.ok()) << range.status();
+  ASSERT_EQ(range->kvs_size(), 1);
+  EXPECT_EQ(range->kvs(0).key(), "/h/k");
+}
+
 TEST(EtcdClientTest, CloseEndsWatchesAndKeepAlivesWithoutCallingBack) {
   // Close() is often called from the destructor of what the callbacks
   // point into, so it must not call back: watches and keep-alives end
