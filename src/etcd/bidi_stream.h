@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <utility>
 
 #include "etcd/connection.h"
@@ -45,6 +46,10 @@ class BidiStream : public grpc::ClientBidiReactor<Request, Response> {
         connection, member_index, std::move(on_read), std::move(on_done)));
     stream->self_ = stream;
     stream->context_.AddMetadata("hasleader", "true");
+    // A renewal racing in between makes this older than the token sent;
+    // InvalidateToken() then ignores it and the next refusal names the
+    // right one.
+    stream->token_used_ = connection->token();
     connection->AttachToken(&stream->context_);
     connection->AddContext(&stream->context_);
     start(connection->member(member_index), &stream->context_, stream.get());
@@ -76,6 +81,9 @@ class BidiStream : public grpc::ClientBidiReactor<Request, Response> {
 
   void Cancel() { context_.TryCancel(); }
   size_t member_index() const { return member_index_; }
+  // The auth token the stream was opened with ("" without auth). etcd
+  // checks watch creates against it for the stream's whole life.
+  const std::string& token_used() const { return token_used_; }
 
  private:
   BidiStream(Connection* connection, size_t member_index, ReadHook on_read,
@@ -134,6 +142,7 @@ class BidiStream : public grpc::ClientBidiReactor<Request, Response> {
   ReadHook on_read_;
   DoneHook on_done_;
   std::shared_ptr<BidiStream> self_;
+  std::string token_used_;  // set before the call starts, then read-only
   grpc::ClientContext context_;
   Response response_;
 

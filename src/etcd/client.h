@@ -79,7 +79,7 @@ struct WatchUpdate {
 using WatchEventsCallback = std::function<void(const WatchUpdate&)>;
 // Called once when the server ended the watch: its start revision was
 // compacted (see IsCompacted), the store lost data (DataLoss: it came back
-// behind what was delivered), or etcd refused it.
+// behind what was delivered, or as another cluster), or etcd refused it.
 // Not called after CancelWatch() nor by Close().
 using WatchEndCallback = std::function<void(const absl::Status&)>;
 
@@ -145,7 +145,11 @@ class Client {
 
   // --- Watch ---------------------------------------------------------------
   // Starts a watch; returns its id. Broken streams are resumed from the
-  // revision after the last delivered event, so each event is delivered once.
+  // revision after the last delivered event, so each event is delivered once
+  // (also on a member that lags behind: the watch waits for it to catch up,
+  // after a linearizable read told it from a store that lost data). A watch
+  // that etcd refuses for an expired auth token is created again on a
+  // stream reopened with a fresh token.
   virtual uint64_t Watch(WatchOptions options, WatchEventsCallback on_events,
                          WatchEndCallback on_end) = 0;
   // Cancels a watch; no callback of it starts afterwards (same rule as

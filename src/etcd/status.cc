@@ -46,6 +46,15 @@ bool IsAuthTokenError(const grpc::Status& status) {
          absl::StrContains(status.error_message(), "auth store is old");
 }
 
+bool IsAuthTokenRefusal(absl::string_view cancel_reason) {
+  // etcd 3.4.23 refuses with the text of its gRPC error, e.g. "rpc error:
+  // code = Unauthenticated desc = etcdserver: invalid auth token"; "user
+  // name is empty" means the stream was opened without a token.
+  return absl::StrContains(cancel_reason, "invalid auth token") ||
+         absl::StrContains(cancel_reason, "auth store is old") ||
+         absl::StrContains(cancel_reason, "user name is empty");
+}
+
 absl::Status CompactedError(int64_t compact_revision) {
   absl::Status status = absl::OutOfRangeError(absl::StrCat(
       "etcd watch start revision was compacted; oldest available revision "

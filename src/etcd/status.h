@@ -24,6 +24,10 @@ bool IsRetryableOnOtherEndpoint(const grpc::Status& status);
 // True when etcd rejected the auth token (expired or from an older auth
 // store revision): authenticate again and retry.
 bool IsAuthTokenError(const grpc::Status& status);
+// The same for a watch create that etcd refused with `cancel_reason`: the
+// token the watch stream was opened with is no longer valid (or the stream
+// carries none), so the stream must be reopened with a fresh one.
+bool IsAuthTokenRefusal(absl::string_view cancel_reason);
 
 }  // namespace vlb::etcd
 

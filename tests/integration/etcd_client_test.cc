@@ -434,6 +434,53 @@ TEST(EtcdClientTest, AuthenticatesAndRenewsExpiredTokens) {
   EXPECT_EQ(log.Events().back(), "PUT /a/k=2");
 }
 
+TEST(EtcdClientTest, WatchesCreatedAfterTheTokenExpiredStillWork) {
+  // etcd checks a watch create against the token the stream was opened
+  // with, and a stream's metadata cannot change: once that token expired
+  // (here after 1 s of disuse) every new watch on the stream is refused
+  // unless the client reopens it with a fresh token.
+  auto etcd = StartEtcd({"--auth-token-ttl=1"});
+  ASSERT_NE(etcd, nullptr);
+  ASSERT_TRUE(etcd->Etcdctl({"user", "add", "root:rootpw"}).ok());
+  ASSERT_TRUE(etcd->Etcdctl({"auth", "enable"}).ok());
+  auto client = Connect({etcd->endpoint()}, "root", "rootpw");
+  ASSERT_NE(client, nullptr);
+
+  auto start = client->Put(PutOf("/t/start", ""));
+  ASSERT_TRUE(start.ok()) << start.status();
+  WatchLog all;  // opened with the first token, kept across every reopen
+  client->Watch({"/t/", PrefixRangeEnd("/t/"), start->header().revision()},
+                all.OnEvents(), all.OnEnd());
+  std::vector<std::string> expected = {"PUT /t/start="};
+  constexpr int kRounds = 3;
+  WatchLog late[kRounds];
+  for (int round = 0; round < kRounds; ++round) {
+    // Idle for longer than the TTL (plus etcd's 1 s expiry sweep).
+    const absl::Time expired = absl::Now() + absl::Seconds(3);
+    WaitFor([&] { return absl::Now() > expired; }, kWait);
+    const std::string key = absl::StrCat("/t/", round);
+    auto put = client->Put(PutOf(key, "v"));  // re-authenticates
+    ASSERT_TRUE(put.ok()) << put.status();
+    expected.push_back(absl::StrCat("PUT ", key, "=v"));
+    client->Watch({key, "", put->header().revision()}, late[round].OnEvents(),
+                  late[round].OnEnd());
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          return late[round].event_count() > 0 || late[round].end_count() > 0;
+        },
+        kWait));
+    std::lock_guard<std::mutex> lock(late[round].mu);
+    ASSERT_TRUE(late[round].ends.empty()) << late[round].ends[0];
+    EXPECT_THAT(late[round].events, ElementsAre(expected.back()));
+  }
+  // The first watch moved along with the stream: nothing lost, nothing
+  // twice.
+  ASSERT_TRUE(
+      WaitFor([&] { return all.event_count() >= expected.size(); }, kWait));
+  EXPECT_EQ(all.Events(), expected);
+  EXPECT_EQ(all.end_count(), 0u);
+}
+
 TEST(EtcdClientTest, FailsOverWhenAMemberStopsAnswering) {
   // A member that stops answering on an open connection (hung, or cut off
   // behind a router that drops packets): requests run into their deadline
