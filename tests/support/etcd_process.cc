@@ -29,6 +29,8 @@ namespace {
 
 constexpr int kStartAttempts = 3;
 
+}  // namespace
+
 absl::StatusOr<int> PickFreePort() {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
@@ -52,6 +54,8 @@ absl::StatusOr<int> PickFreePort() {
   }
   return port;
 }
+
+namespace {
 
 bool PortAccepts(int port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -135,15 +139,23 @@ absl::StatusOr<std::unique_ptr<EtcdProcess>> EtcdProcess::Start(
   etcd->data_dir_ = absl::StrCat(etcd->temp_dir_, "/data");
   etcd->log_path_ = absl::StrCat(etcd->temp_dir_, "/etcd.log");
 
+  const bool fixed_ports =
+      etcd->options_.client_port != 0 && etcd->options_.peer_port != 0;
+  const int attempts = fixed_ports ? 1 : kStartAttempts;
   absl::Status status;
-  for (int attempt = 1; attempt <= kStartAttempts; ++attempt) {
-    absl::StatusOr<int> client_port = PickFreePort();
-    absl::StatusOr<int> peer_port = PickFreePort();
-    if (!client_port.ok()) return client_port.status();
-    if (!peer_port.ok()) return peer_port.status();
-    if (*client_port == *peer_port) continue;
-    etcd->client_port_ = *client_port;
-    etcd->peer_port_ = *peer_port;
+  for (int attempt = 1; attempt <= attempts; ++attempt) {
+    if (fixed_ports) {
+      etcd->client_port_ = etcd->options_.client_port;
+      etcd->peer_port_ = etcd->options_.peer_port;
+    } else {
+      absl::StatusOr<int> client_port = PickFreePort();
+      absl::StatusOr<int> peer_port = PickFreePort();
+      if (!client_port.ok()) return client_port.status();
+      if (!peer_port.ok()) return peer_port.status();
+      if (*client_port == *peer_port) continue;
+      etcd->client_port_ = *client_port;
+      etcd->peer_port_ = *peer_port;
+    }
     status = etcd->Launch();
     if (status.ok()) return etcd;
     etcd->Kill();
@@ -153,7 +165,7 @@ absl::StatusOr<std::unique_ptr<EtcdProcess>> EtcdProcess::Start(
     std::filesystem::remove_all(etcd->data_dir_, ignored);
   }
   return absl::UnavailableError(absl::StrCat(
-      "etcd did not start after ", kStartAttempts, " attempts; last error: ",
+      "etcd did not start after ", attempts, " attempt(s); last error: ",
       status.message(), "\n--- etcd log ---\n", etcd->LogTail()));
 }
 
@@ -177,16 +189,25 @@ bool EtcdProcess::running() {
 
 absl::Status EtcdProcess::Launch() {
   const std::string peer_url = absl::StrCat("http://127.0.0.1:", peer_port_);
+  const std::string advertised_peer_url = options_.advertise_peer_url.empty()
+                                              ? peer_url
+                                              : options_.advertise_peer_url;
   std::vector<std::string> args = {
       absl::StrCat("--name=", options_.name),
       absl::StrCat("--data-dir=", data_dir_),
       absl::StrCat("--listen-client-urls=", client_url()),
       absl::StrCat("--advertise-client-urls=", client_url()),
       absl::StrCat("--listen-peer-urls=", peer_url),
-      absl::StrCat("--initial-advertise-peer-urls=", peer_url),
-      absl::StrCat("--initial-cluster=", options_.name, "=", peer_url),
+      absl::StrCat("--initial-advertise-peer-urls=", advertised_peer_url),
+      absl::StrCat("--initial-cluster=",
+                   options_.initial_cluster.empty()
+                       ? absl::StrCat(options_.name, "=", advertised_peer_url)
+                       : options_.initial_cluster),
       // Unique per instance, so two test clusters could never join.
-      absl::StrCat("--initial-cluster-token=vlb-", client_port_, "-", getpid()),
+      absl::StrCat("--initial-cluster-token=",
+                   options_.cluster_token.empty()
+                       ? absl::StrCat("vlb-", client_port_, "-", getpid())
+                       : options_.cluster_token),
       "--initial-cluster-state=new",
       // capnslog, 3.4's default, is deprecated and warns about it.
       "--logger=zap",
@@ -210,6 +231,7 @@ absl::Status EtcdProcess::Launch() {
       ChildProcess::Spawn(std::move(child));
   if (!process.ok()) return process.status();
   process_ = *std::move(process);
+  if (!options_.wait_healthy) return absl::OkStatus();
   return WaitHealthy();
 }
 

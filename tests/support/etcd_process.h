@@ -6,6 +6,8 @@
 #ifndef VLB_TESTS_SUPPORT_ETCD_PROCESS_H_
 #define VLB_TESTS_SUPPORT_ETCD_PROCESS_H_
 
+#include <sys/types.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +18,10 @@
 #include "child_process.h"
 
 namespace vlb::testing {
+
+// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then
+// released): another process may take it before the caller binds it.
+absl::StatusOr<int> PickFreePort();
 
 class EtcdProcess {
  public:
@@ -36,11 +42,28 @@ class EtcdProcess {
     absl::Duration start_timeout = absl::Seconds(30);
     // How long Stop() waits after SIGTERM before it SIGKILLs.
     absl::Duration stop_timeout = absl::Seconds(10);
+
+    // Membership, for members of a multi-member cluster (EtcdCluster sets
+    // these); the defaults make a single-member cluster of its own.
+    // Ports to use; 0: picked by Start() (both must be set, or neither).
+    int client_port = 0;
+    int peer_port = 0;
+    // --initial-advertise-peer-urls; empty: the listen peer URL.
+    std::string advertise_peer_url;
+    // --initial-cluster; empty: "<name>=<advertised peer URL>".
+    std::string initial_cluster;
+    // --initial-cluster-token; empty: unique per process and port.
+    std::string cluster_token;
+    // false: Start() and Restart() return once etcd runs, without waiting
+    // until it serves requests, which a cluster member cannot do until a
+    // quorum of members runs.
+    bool wait_healthy = true;
   };
 
   // Starts etcd and waits until it is healthy. Ports are picked by binding
   // port 0 and released before etcd binds them, so another process may grab
   // one in between; the start is then retried on new ports (3 attempts).
+  // With Options::client_port and peer_port set there is one attempt.
   static absl::StatusOr<std::unique_ptr<EtcdProcess>> Start(Options options);
   static absl::StatusOr<std::unique_ptr<EtcdProcess>> Start() {
     return Start(Options());
@@ -58,6 +81,8 @@ class EtcdProcess {
   int client_port() const { return client_port_; }
   const std::string& data_dir() const { return data_dir_; }
   bool running();
+  // The pid of the running etcd; 0 when stopped.
+  pid_t pid() const { return process_ != nullptr ? process_->pid() : 0; }
 
   // SIGTERM, then SIGKILL after Options::stop_timeout. Idempotent.
   absl::Status Stop();
