@@ -464,5 +464,20 @@ TEST_F(ClusterTest, FreshClientStartsDuringPartition) {
             << absl::FormatDuration(absl::Now() - start) << "\n";
 }
 
+// A process started while etcd has no quorum: the linearizable read cannot
+// succeed, so the client starts from a serializable read of the member that
+// is left (0 of 10 calls got through before).
+TEST_F(ClusterTest, FreshClientStartsWithoutQuorum) {
+  const std::vector<std::string> endpoints = cluster_->endpoints();
+  AddInstance("q1", absl::Seconds(10), endpoints);
+  AddInstance("q2", absl::Seconds(10), endpoints);
+  ASSERT_TRUE(cluster_->StopMember(0).ok());
+  ASSERT_TRUE(cluster_->StopMember(1).ok());
+  ASSERT_TRUE(cluster_->WaitForNoLeader(2, kWait).ok());
+  auto stub = Client(2);
+  EXPECT_TRUE(ReachesAll(stub.get(), {"q1", "q2"}))
+      << "last answer: " << Call(stub.get());
+}
+
 }  // namespace
 }  // namespace vlb
