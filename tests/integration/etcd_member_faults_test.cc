@@ -1,4 +1,5 @@
-// The etcd client when one member misbehaves: a member whose store is
+// The etcd client when one member misbehaves: a member cut off from its
+// peers or hung (a real three-member cluster), and a member whose store is
 // behind what a watch already delivered (a scripted in-process fake, since a
 // lagging member cannot be produced on demand).
 #include <atomic>
@@ -10,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "etcd/client.h"
 #include "etcd/etcdserverpb/rpc.grpc.pb.h"
+#include "etcd_cluster.h"
 #include "gmock/gmock.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
@@ -21,6 +23,7 @@ namespace vlb::etcd {
 namespace {
 
 using ::testing::ElementsAre;
+using ::vlb::testing::EtcdCluster;
 using ::vlb::testing::WaitFor;
 
 constexpr absl::Duration kWait = absl::Seconds(20);
@@ -236,6 +239,89 @@ TEST(LaggingMemberTest, ResumingOnAnotherClusterIsDataLoss) {
   EXPECT_EQ(log.ends[0].code(), absl::StatusCode::kDataLoss) << log.ends[0];
   EXPECT_EQ(log.events, kFirstFive);
   EXPECT_EQ(member.ranges(), 0) << "no need to ask";
+}
+
+// --- A real cluster with one bad member --------------------------------
+
+std::unique_ptr<EtcdCluster> StartCluster() {
+  auto cluster = EtcdCluster::Start();
+  EXPECT_TRUE(cluster.ok()) << cluster.status();
+  return cluster.ok() ? *std::move(cluster) : nullptr;
+}
+
+etcdserverpb::PutRequest PutOf(const std::string& key, int64_t lease = 0) {
+  etcdserverpb::PutRequest put;
+  put.set_key(key);
+  put.set_value("v");
+  put.set_lease(lease);
+  return put;
+}
+
+TEST(BadMemberTest, KeepAliveMovesOffAHungMember) {
+  // m3 stops answering (SIGSTOP) while the lease's keep-alive stream is on
+  // it; m1 and m2 keep a quorum and would expire the lease after its TTL.
+  auto cluster = StartCluster();
+  ASSERT_NE(cluster, nullptr);
+  auto client = ConnectTo(cluster->endpoints(/*first=*/2));
+  ASSERT_NE(client, nullptr);
+  constexpr absl::Duration kTtl = absl::Seconds(3);
+  auto lease = client->LeaseGrant(kTtl);
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  ASSERT_TRUE(client->Put(PutOf("/k/a", lease->id())).ok());
+  std::mutex mu;
+  std::vector<absl::Status> states;
+  client->KeepAlive(lease->id(), kTtl, [&](absl::Status state) {
+    std::lock_guard<std::mutex> lock(mu);
+    states.push_back(state);
+  });
+  ASSERT_TRUE(cluster->member(2).Pause().ok());
+  auto observer = ConnectTo(cluster->endpoints(/*first=*/0));
+  ASSERT_NE(observer, nullptr);
+  // Three TTLs: long enough for the lease to expire twice over if no
+  // keep-alive reached the quorum.
+  const absl::Time until = absl::Now() + 3 * kTtl;
+  while (absl::Now() < until) {
+    auto ttl = observer->LeaseTimeToLive(lease->id(), false);
+    ASSERT_TRUE(ttl.ok()) << ttl.status();
+    ASSERT_GT(ttl->ttl(), 0) << "the lease expired although kept alive";
+    absl::SleepFor(absl::Milliseconds(300));
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  for (const absl::Status& state : states) {
+    EXPECT_NE(state.code(), absl::StatusCode::kNotFound) << state;
+  }
+}
+
+TEST(BadMemberTest, PartitionedMemberReleasesWatchesAndRequests) {
+  // m3 is cut off from its peers but still accepts clients. It must not
+  // keep a watch silent (require-leader: it ends the stream once it knows
+  // it has no leader) nor hold requests until their deadline.
+  auto cluster = StartCluster();
+  ASSERT_NE(cluster, nullptr);
+  auto client = ConnectTo(cluster->endpoints(/*first=*/2));
+  ASSERT_NE(client, nullptr);
+  WatchLog log;
+  client->Watch({"/p/", PrefixRangeEnd("/p/"), 0}, log.OnEvents(), log.OnEnd());
+  ASSERT_TRUE(client->Put(PutOf("/p/before")).ok());
+  ASSERT_TRUE(WaitFor([&] { return log.event_count() == 1; }, kWait));
+
+  cluster->Partition(2);
+  ASSERT_TRUE(cluster->WaitForNoLeader(2).ok());
+  ASSERT_TRUE(cluster->Etcdctl(0, {"put", "/p/during", "v"}).ok());
+  ASSERT_TRUE(WaitFor([&] { return log.event_count() == 2; }, kWait))
+      << "the watch stayed on the partitioned member";
+  EXPECT_EQ(log.end_count(), 0u);
+
+  // A fresh client that tries m3 first: its linearizable read runs into
+  // the deadline there, then must go on to m1.
+  auto fresh = ConnectTo(cluster->endpoints(/*first=*/2), absl::Seconds(2));
+  ASSERT_NE(fresh, nullptr);
+  etcdserverpb::RangeRequest range;
+  range.set_key("/p/");
+  range.set_range_end(PrefixRangeEnd("/p/"));
+  auto read = fresh->Range(range);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->kvs_size(), 2);
 }
 
 }  // namespace
