@@ -18,10 +18,11 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "api.grpc.pb.h"
+#include "common/etcd_flags.h"
 #include "common/flags.h"
 #include "grpcpp/grpcpp.h"
+#include "vlb/etcd_options.h"
 #include "vlb/grpc.h"
-#include "vlb/registrar.h"
 
 namespace vlb::examples {
 namespace {
@@ -32,13 +33,17 @@ using programs::PrintLine;
 constexpr char kProgram[] = "vlb_example_client";
 constexpr char kDefaultService[] = "hwholiday.srv.app";
 
-constexpr char kUsage[] =
+// The --help text, around the shared etcd flags' lines.
+constexpr char kUsageHead[] =
     "Usage: vlb_example_client [--target=etcd:///SERVICE |\n"
     "                           --etcd=HOST:PORT,... --service=SERVICE]\n"
     "                          [--version=V] [--calls=N] [--deadline_ms=N]\n"
     "                          [--wait_for_ready] [--header=NAME]\n"
     "                          [--default_version=V] [--fallback=V,...]\n"
     "                          [--child_policy=POLICY]\n"
+    "                          [--etcd_user=NAME] [--etcd_password=PASSWORD]\n"
+    "                          [--etcd_cacert=FILE] [--etcd_cert=FILE]\n"
+    "                          [--etcd_key=FILE]\n"
     "\n"
     "Makes N unary ApiTest calls (input \"call-<n>\") over a vlb channel and\n"
     "prints one line per call on stdout:\n"
@@ -49,7 +54,9 @@ constexpr char kUsage[] =
     "                     etcd cluster of $VLB_ETCD_ENDPOINTS, else\n"
     "                     127.0.0.1:2379)\n"
     "  --etcd, --service  build the target etcd://<etcd>/<service> instead\n"
-    "                     (--service alone: etcd:///<service>)\n"
+    "                     (--service alone: etcd:///<service>); https://\n"
+    "                     endpoints are reached over TLS, and the --etcd_*\n"
+    "                     flags below apply to every etcd: target\n"
     "  --version          version to ask for on each call, e.g. v1 or ^1.4;\n"
     "                     empty (default) sends none\n"
     "  --calls            number of calls, made one after another (default 1)\n"
@@ -62,14 +69,18 @@ constexpr char kUsage[] =
     "  --fallback         comma-separated versions tried in order when none\n"
     "                     matches the request; * means any (default: none)\n"
     "  --child_policy     how calls spread over matching instances:\n"
-    "                     round_robin (default), weighted_round_robin, random\n"
+    "                     round_robin (default), weighted_round_robin, "
+    "random\n";
+constexpr char kUsageTail[] =
     "  --help             print this help\n"
     "\n"
     "Exit status: 0 when every call succeeded, 1 when any call failed (or\n"
     "the vlb plugins could not be registered), 2 on bad flags, including\n"
-    "a target, version, header or policy setting that vlb refuses.\n";
+    "a target, version, header, policy or etcd setting that vlb refuses\n"
+    "(such as an unreadable --etcd_cacert).\n";
 
 struct Config {
+  PluginOptions plugin;  // etcd settings of every etcd: target
   std::string target;
   std::string version;
   int64_t calls = 1;
@@ -81,11 +92,10 @@ struct Config {
 
 absl::StatusOr<Config> ParseFlags(int argc, char** argv) {
   Config config;
-  std::string etcd;
   std::string service;
   FlagSet flags;
   flags.AddString("target", &config.target);
-  flags.AddString("etcd", &etcd);
+  programs::AddEtcdFlags(&flags, &config.plugin.etcd);
   flags.AddString("service", &service);
   flags.AddString("version", &config.version);
   flags.AddInt("calls", &config.calls, 0, 1000000);
@@ -122,11 +132,10 @@ absl::StatusOr<Config> ParseFlags(int argc, char** argv) {
   if (service.empty()) service = kDefaultService;
   std::string cluster;
   if (flags.seen("etcd")) {
-    const std::vector<std::string> endpoints = ParseEndpointList(etcd);
-    if (endpoints.empty()) {
-      return absl::InvalidArgumentError("--etcd: no endpoint given");
-    }
-    cluster = absl::StrJoin(endpoints, ",");
+    // The target names the cluster (and its parser judges the endpoints);
+    // the plugin options keep the rest: auth, TLS.
+    cluster = absl::StrJoin(config.plugin.etcd.endpoints, ",");
+    config.plugin.etcd.endpoints.clear();
   }
   config.target = absl::StrCat("etcd://", cluster, "/", service);
   return config;
@@ -140,12 +149,18 @@ std::string CodeName(grpc::StatusCode code) {
 
 int Run(int argc, char** argv) {
   absl::StatusOr<Config> config = ParseFlags(argc, argv);
-  if (std::optional<int> exit = programs::EarlyExit(kProgram, kUsage, config)) {
+  const std::string usage =
+      absl::StrCat(kUsageHead, programs::kEtcdFlagsUsage, kUsageTail);
+  if (std::optional<int> exit = programs::EarlyExit(kProgram, usage, config)) {
     return *exit;
   }
 
   // Before any channel exists: gRPC freezes its plugin registry on first use.
-  if (absl::Status status = RegisterGrpcPlugins(); !status.ok()) {
+  if (absl::Status status = RegisterGrpcPlugins(config->plugin); !status.ok()) {
+    // InvalidArgument: an etcd flag the library refuses (a TLS file...).
+    if (absl::IsInvalidArgument(status)) {
+      return programs::UsageError(kProgram, status);
+    }
     PrintLine(stderr, absl::StrCat(kProgram, ": ", status.ToString()));
     return 1;
   }

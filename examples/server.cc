@@ -18,6 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "api.grpc.pb.h"
+#include "common/etcd_flags.h"
 #include "common/flags.h"
 #include "common/registrar_setup.h"
 #include "common/stop_signals.h"
@@ -38,10 +39,14 @@ constexpr char kProgram[] = "vlb_example_server";
 // the process.
 constexpr absl::Duration kShutdownGrace = absl::Seconds(2);
 
-constexpr char kUsage[] =
+// The --help text, around the shared etcd flags' lines.
+constexpr char kUsageHead[] =
     "Usage: vlb_example_server --version=V [--service=NAME]\n"
     "                          [--etcd=HOST:PORT,...] [--listen=HOST:PORT]\n"
     "                          [--id=ID] [--weight=N] [--ttl_seconds=N]\n"
+    "                          [--etcd_user=NAME] [--etcd_password=PASSWORD]\n"
+    "                          [--etcd_cacert=FILE] [--etcd_cert=FILE]\n"
+    "                          [--etcd_key=FILE]\n"
     "\n"
     "Serves the example service api.Api (ApiTest answers\n"
     "\"<id> <version>: <input>\") and registers this instance in etcd until\n"
@@ -53,7 +58,9 @@ constexpr char kUsage[] =
     "  --version      version this instance announces, e.g. v1 (required)\n"
     "  --service      dotted service name (default hwholiday.srv.app)\n"
     "  --etcd         comma-separated etcd endpoints (default:\n"
-    "                 $VLB_ETCD_ENDPOINTS, else 127.0.0.1:2379)\n"
+    "                 $VLB_ETCD_ENDPOINTS, else 127.0.0.1:2379); https://\n"
+    "                 ones are reached over TLS\n";
+constexpr char kUsageTail[] =
     "  --listen       address to serve on (default 127.0.0.1:0); port 0\n"
     "                 picks a free port, and the port actually bound is the\n"
     "                 one registered\n"
@@ -132,7 +139,9 @@ class ApiService final : public api::Api::Service {
 
 int Run(int argc, char** argv) {
   absl::StatusOr<Config> config = ParseFlags(argc, argv);
-  if (std::optional<int> exit = programs::EarlyExit(kProgram, kUsage, config)) {
+  const std::string usage =
+      absl::StrCat(kUsageHead, programs::kEtcdFlagsUsage, kUsageTail);
+  if (std::optional<int> exit = programs::EarlyExit(kProgram, usage, config)) {
     return *exit;
   }
   absl::StatusOr<std::string> host = ListenHost(config->listen);

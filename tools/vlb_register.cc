@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/etcd_flags.h"
 #include "common/flags.h"
 #include "common/registrar_setup.h"
 #include "common/stop_signals.h"
@@ -24,10 +25,14 @@ namespace {
 
 constexpr char kProgram[] = "vlb_register";
 
-constexpr char kUsage[] =
+// The --help text, around the shared etcd flags' lines.
+constexpr char kUsageHead[] =
     "Usage: vlb_register --service=NAME --version=V --address=HOST:PORT\n"
     "                    [--etcd=HOST:PORT,...] [--id=ID] [--weight=N]\n"
     "                    [--ttl_seconds=N] [--meta=KEY=VALUE]...\n"
+    "                    [--etcd_user=NAME] [--etcd_password=PASSWORD]\n"
+    "                    [--etcd_cacert=FILE] [--etcd_cert=FILE]\n"
+    "                    [--etcd_key=FILE]\n"
     "\n"
     "Registers one instance of a service in etcd under a kept-alive lease and\n"
     "keeps it registered (healing lost leases and deleted keys) until SIGINT\n"
@@ -35,7 +40,9 @@ constexpr char kUsage[] =
     "Prints one line per event on stdout.\n"
     "\n"
     "  --etcd         comma-separated etcd endpoints (default:\n"
-    "                 $VLB_ETCD_ENDPOINTS, else 127.0.0.1:2379)\n"
+    "                 $VLB_ETCD_ENDPOINTS, else 127.0.0.1:2379); https://\n"
+    "                 ones are reached over TLS\n";
+constexpr char kUsageTail[] =
     "  --service      dotted service name, e.g. hwholiday.srv.app\n"
     "  --id           instance id (default: <last name part>-<uuid>)\n"
     "  --version      instance version, e.g. v1\n"
@@ -75,7 +82,9 @@ absl::StatusOr<Config> ParseFlags(int argc, char** argv) {
 
 int Run(int argc, char** argv) {
   absl::StatusOr<Config> config = ParseFlags(argc, argv);
-  if (std::optional<int> exit = programs::EarlyExit(kProgram, kUsage, config)) {
+  const std::string usage =
+      absl::StrCat(kUsageHead, programs::kEtcdFlagsUsage, kUsageTail);
+  if (std::optional<int> exit = programs::EarlyExit(kProgram, usage, config)) {
     return *exit;
   }
 

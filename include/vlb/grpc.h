@@ -35,14 +35,16 @@
 #include "grpcpp/client_context.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
-#include "vlb/registrar.h"
+#include "vlb/etcd_options.h"
 
 namespace vlb {
 
 inline constexpr char kDefaultVersionHeader[] = "x-version";
 
 struct PluginOptions {
-  // The cluster used by "etcd:///<service>" targets.
+  // The cluster used by "etcd:///<service>" targets. Its other settings
+  // (request timeout, username/password, TLS) apply to every "etcd:" target,
+  // also to "etcd://<host:port,...>/<service>", which names only endpoints.
   EtcdOptions etcd;
   // When etcd comes back with less than it had (wiped, or restored from an
   // older backup), the instances it lost stay in use this long while their
@@ -63,6 +65,11 @@ struct PluginOptions {
 //   - the gRPC library at run time is not the version vlb was built
 //     against (the plugin uses gRPC core internals; rebuild vlb), or
 //   - gRPC was already initialized by a channel or server (call earlier).
+// Fails with InvalidArgument, naming the field (and the file), and keeps
+// the options of earlier calls, when `options.etcd` is unusable: a TLS file
+// that cannot be read or holds no certificate or key, a key that does not
+// match its certificate, a bad endpoint, a username without password.
+// Reads the TLS files (and every channel's etcd client reads them again).
 absl::Status RegisterGrpcPlugins(const PluginOptions& options = {});
 
 // Asks for `version` on this call: adds the metadata entry `header`:

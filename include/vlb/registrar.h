@@ -35,21 +35,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "vlb/etcd_options.h"  // EtcdOptions, ParseEndpointList
 #include "vlb/service_instance.h"
 
 namespace vlb {
-
-// Connection settings for an etcd cluster.
-struct EtcdOptions {
-  // "host:port" of each cluster member; the client fails over between them.
-  // Empty means $VLB_ETCD_ENDPOINTS (comma-separated), else 127.0.0.1:2379.
-  std::vector<std::string> endpoints;
-  // Deadline of each request to etcd.
-  absl::Duration request_timeout = absl::Seconds(5);
-  // Optional etcd authentication; the token is renewed when it expires.
-  std::string username;
-  std::string password;
-};
 
 // Smallest TTL etcd honours with its default election timeout (1 s): shorter
 // TTLs are silently raised by the server, so we reject them instead.
@@ -115,11 +104,6 @@ class Registrar {
   virtual int64_t lease_id() const = 0;
   virtual bool registered() const = 0;
 };
-
-// Parses VLB_ETCD_ENDPOINTS-style lists: "a:2379, b:2379" -> {"a:2379",
-// "b:2379"}. Whitespace is ignored, "http://" / "https://" prefixes and a
-// trailing '/' are stripped, empty entries dropped.
-std::vector<std::string> ParseEndpointList(const std::string& list);
 
 }  // namespace vlb
 

@@ -6,17 +6,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/etcd_flags.h"
 
 namespace vlb::programs {
 
 void AddRegistrarFlags(FlagSet* flags, RegistrarOptions* options) {
-  flags->Add("etcd", [options](absl::string_view value) {
-    options->etcd.endpoints = ParseEndpointList(std::string(value));
-    if (options->etcd.endpoints.empty()) {
-      return absl::InvalidArgumentError("--etcd: no endpoint given");
-    }
-    return absl::OkStatus();
-  });
+  AddEtcdFlags(flags, &options->etcd);
   flags->AddString("service", &options->service_name);
   // Empty is the registrar's "generate one", which --id= surely did not mean.
   flags->Add("id", [options](absl::string_view value) {

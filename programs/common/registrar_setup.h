@@ -16,11 +16,12 @@
 
 namespace vlb::programs {
 
-// Adds --etcd, --service, --id, --version, --weight and --ttl_seconds, which
-// fill `options` (kept alive by the caller). Besides the syntax and the field
-// types they reject only an empty --etcd or --id, which the registrar would
-// take for "use the default"; Registrar::Create checks the values, so that
-// its messages stay the single source of truth.
+// Adds the etcd flags (AddEtcdFlags: --etcd, auth, TLS), --service, --id,
+// --version, --weight and --ttl_seconds, which fill `options` (kept alive by
+// the caller). Besides the syntax and the field types they reject only an
+// empty --etcd or --id, which the registrar would take for "use the
+// default"; Registrar::Create checks the values, so that its messages stay
+// the single source of truth.
 void AddRegistrarFlags(FlagSet* flags, RegistrarOptions* options);
 
 // "<event name>", followed by the key and lease for (re)registrations and by

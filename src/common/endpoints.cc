@@ -5,7 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
-#include "vlb/registrar.h"
+#include "vlb/etcd_options.h"
 
 namespace vlb {
 
@@ -33,6 +33,16 @@ std::vector<std::string> ParseEndpointList(const std::string& list) {
     if (!view.empty()) endpoints.emplace_back(view);
   }
   return endpoints;
+}
+
+bool EndpointListUsesHttps(const std::string& list) {
+  for (absl::string_view part : absl::StrSplit(list, ',')) {
+    if (absl::StartsWithIgnoreCase(absl::StripLeadingAsciiWhitespace(part),
+                                   "https://")) {
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace vlb

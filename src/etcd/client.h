@@ -42,6 +42,19 @@
 
 namespace vlb::etcd {
 
+// TLS material as PEM text (callers read files; see etcd/tls.h for checks).
+struct TlsOptions {
+  bool enabled = false;  // false: plaintext, the rest is ignored
+  std::string ca_pem;    // empty: the system's root CAs
+  std::string cert_pem;  // client certificate chain, with key_pem, or empty
+  std::string key_pem;
+  // Where each PEM came from, for error messages, e.g.
+  // `etcd.ca_file "/etc/etcd/ca.pem"`. Empty: "tls.ca_pem" and so on.
+  std::string ca_origin;
+  std::string cert_origin;
+  std::string key_origin;
+};
+
 struct ClientOptions {
   std::vector<std::string> endpoints;  // "host:port"; at least one
   absl::Duration request_timeout = absl::Seconds(5);
@@ -49,7 +62,15 @@ struct ClientOptions {
   std::string password;
   absl::Duration initial_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(5);
+  TlsOptions tls;
 };
+
+// A key that is equal for two options exactly when clients made from them
+// are interchangeable: the endpoints (in any order), timeouts, backoff, the
+// user, and SHA-256 digests of the password and the TLS material (the key
+// holds no secret in the clear; origins are ignored). Cost: one pass over
+// the options. Thread-safe.
+std::string ClientOptionsKey(const ClientOptions& options);
 
 // The end of a key range covering every key that starts with `prefix`.
 std::string PrefixRangeEnd(const std::string& prefix);

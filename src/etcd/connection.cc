@@ -1,6 +1,11 @@
 #include "etcd/connection.h"
 
+#include <memory>
+#include <utility>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
+#include "etcd/tls.h"
 #include "etcd/unary_call.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -9,7 +14,8 @@
 namespace vlb::etcd {
 namespace {
 
-std::shared_ptr<grpc::Channel> NewChannel(const std::string& endpoint) {
+std::shared_ptr<grpc::Channel> NewChannel(const std::string& endpoint,
+                                          const TlsOptions& tls) {
   grpc::ChannelArguments args;
   // Reconnect quickly after an etcd restart; gRPC's default starts at 1 s
   // and grows to 120 s, far too slow for a registry.
@@ -25,8 +31,14 @@ std::shared_ptr<grpc::Channel> NewChannel(const std::string& endpoint) {
   // subchannel with unrelated channels to the same address.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
-  return grpc::CreateCustomChannel(endpoint, grpc::InsecureChannelCredentials(),
-                                   args);
+  // gRPC reports a failed TLS handshake tersely ("Socket closed", "Endpoint
+  // read failed"); the interceptor adds the likely cause to every error.
+  std::vector<
+      std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(TlsFailureInterceptorFactory(endpoint, tls));
+  return grpc::experimental::CreateCustomChannelWithInterceptors(
+      endpoint, ChannelCredentials(tls), args, std::move(interceptors));
 }
 
 }  // namespace
@@ -35,7 +47,7 @@ Connection::Connection(const ClientOptions& options) : options_(options) {
   for (const std::string& endpoint : options_.endpoints) {
     auto member = std::make_unique<Member>();
     member->endpoint = endpoint;
-    member->channel = NewChannel(endpoint);
+    member->channel = NewChannel(endpoint, options_.tls);
     member->kv = etcdserverpb::KV::NewStub(member->channel);
     member->watch = etcdserverpb::Watch::NewStub(member->channel);
     member->lease = etcdserverpb::Lease::NewStub(member->channel);

@@ -1,5 +1,6 @@
-// The channels to the members of one etcd cluster, the auth token, and the
-// bookkeeping that lets Close() cancel every call and wait for it.
+// The channels to the members of one etcd cluster (TLS or plaintext, as
+// ClientOptions::tls says), the auth token, and the bookkeeping that lets
+// Close() cancel every call and wait for it.
 #ifndef VLB_SRC_ETCD_CONNECTION_H_
 #define VLB_SRC_ETCD_CONNECTION_H_
 

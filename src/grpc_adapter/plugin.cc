@@ -18,6 +18,7 @@
 #include "grpc_adapter/version_check.h"
 #include "grpc_adapter/vlb_policy.h"
 #include "grpcpp/grpcpp.h"
+#include "registry/registrar_options.h"
 
 // CoreConfiguration keeps "already built" in a private static member; it
 // is the only reliable sign that registering now would abort the process.
@@ -69,6 +70,21 @@ absl::Status RegisterLocked() {
   return absl::OkStatus();
 }
 
+// What the resolver will do with `etcd` for every "etcd:" target, done once
+// now so that a bad option (an unreadable TLS file...) is the caller's
+// error rather than a log line per channel. The endpoints are checked only
+// when given: targets may name their own.
+absl::Status CheckEtcdOptions(EtcdOptions etcd) {
+  if (etcd.endpoints.empty()) etcd.endpoints = {"127.0.0.1:2379"};
+  absl::StatusOr<etcd::ClientOptions> client = internal::MakeClientOptions(
+      etcd, absl::Milliseconds(100), absl::Seconds(5));
+  if (!client.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "vlb::RegisterGrpcPlugins: PluginOptions.", client.status().message()));
+  }
+  return absl::OkStatus();
+}
+
 // Runs before main() in every program that links this file.
 const bool registered_at_startup = [] {
   std::lock_guard<std::mutex> lock(StateMutex());
@@ -97,6 +113,10 @@ void SetPluginOptions(const PluginOptions& options) {
 
 absl::Status RegisterGrpcPlugins(const PluginOptions& options) {
   (void)grpc_adapter::registered_at_startup;
+  if (absl::Status status = grpc_adapter::CheckEtcdOptions(options.etcd);
+      !status.ok()) {
+    return status;
+  }
   std::lock_guard<std::mutex> lock(grpc_adapter::StateMutex());
   grpc_adapter::Options() = options;
   return grpc_adapter::RegisterLocked();

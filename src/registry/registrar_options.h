@@ -17,7 +17,14 @@ namespace vlb::internal {
 std::vector<std::string> EffectiveEtcdEndpoints(
     const std::vector<std::string>& configured);
 
-// Checks EtcdOptions and turns them into client options.
+// Whether $VLB_ETCD_ENDPOINTS names an "https://" endpoint (TLS).
+bool EnvironmentAsksForTls();
+
+// Checks EtcdOptions and turns them into client options: endpoints without
+// their scheme, TLS on when asked for ("https://" endpoints, `tls`) or when
+// any TLS item is given, files read and every certificate and key checked.
+// InvalidArgument names the field (and the file). Reads the TLS files: call
+// it where blocking briefly is fine.
 absl::StatusOr<etcd::ClientOptions> MakeClientOptions(
     const EtcdOptions& options, absl::Duration initial_backoff,
     absl::Duration max_backoff);

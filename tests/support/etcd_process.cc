@@ -180,7 +180,7 @@ std::string EtcdProcess::endpoint() const {
 }
 
 std::string EtcdProcess::client_url() const {
-  return absl::StrCat("http://", endpoint());
+  return absl::StrCat(tls() ? "https://" : "http://", endpoint());
 }
 
 bool EtcdProcess::running() {
@@ -217,6 +217,7 @@ absl::Status EtcdProcess::Launch() {
     args.push_back("--heartbeat-interval=10");
     args.push_back("--election-timeout=100");
   }
+  AppendTlsFlags(args);
   args.insert(args.end(), options_.extra_flags.begin(),
               options_.extra_flags.end());
   AppendToLog(
@@ -233,6 +234,17 @@ absl::Status EtcdProcess::Launch() {
   process_ = *std::move(process);
   if (!options_.wait_healthy) return absl::OkStatus();
   return WaitHealthy();
+}
+
+void EtcdProcess::AppendTlsFlags(std::vector<std::string>& args) const {
+  if (!tls()) return;
+  const Options::Tls& tls = options_.tls;
+  args.push_back(absl::StrCat("--cert-file=", tls.server_cert_file));
+  args.push_back(absl::StrCat("--key-file=", tls.server_key_file));
+  if (tls.client_cert_auth) {
+    args.push_back(absl::StrCat("--trusted-ca-file=", tls.ca_file));
+    args.push_back("--client-cert-auth");
+  }
 }
 
 absl::Status EtcdProcess::WaitHealthy() {
@@ -325,7 +337,15 @@ absl::Status EtcdProcess::Wipe() {
 absl::StatusOr<std::string> EtcdProcess::Etcdctl(
     const std::vector<std::string>& args, absl::Duration timeout) const {
   std::vector<std::string> full_args = {
-      absl::StrCat("--endpoints=", endpoint())};
+      absl::StrCat("--endpoints=", tls() ? client_url() : endpoint())};
+  if (tls()) {
+    const Options::Tls& tls = options_.tls;
+    full_args.push_back(absl::StrCat("--cacert=", tls.ca_file));
+    if (!tls.client_cert_file.empty()) {
+      full_args.push_back(absl::StrCat("--cert=", tls.client_cert_file));
+      full_args.push_back(absl::StrCat("--key=", tls.client_key_file));
+    }
+  }
   full_args.insert(full_args.end(), args.begin(), args.end());
   absl::StatusOr<CommandResult> result =
       RunCommand(etcdctl_path_, full_args, {{"ETCDCTL_API", "3"}}, timeout);

@@ -58,6 +58,20 @@ class EtcdProcess {
     // until it serves requests, which a cluster member cannot do until a
     // quorum of members runs.
     bool wait_healthy = true;
+
+    // TLS on the client URLs (https://) when server_cert_file is set; the
+    // peer URLs stay plaintext. etcdctl (health checks, Etcdctl()) then
+    // verifies etcd with ca_file and, with client_cert_auth, presents
+    // client_cert_file / client_key_file.
+    struct Tls {
+      std::string server_cert_file;   // --cert-file
+      std::string server_key_file;    // --key-file
+      std::string ca_file;            // --trusted-ca-file with client_cert_auth
+      bool client_cert_auth = false;  // --client-cert-auth
+      std::string client_cert_file;
+      std::string client_key_file;
+    };
+    Tls tls;
   };
 
   // Starts etcd and waits until it is healthy. Ports are picked by binding
@@ -77,7 +91,8 @@ class EtcdProcess {
 
   // "127.0.0.1:<client port>", the form vlb::EtcdOptions takes.
   std::string endpoint() const;
-  std::string client_url() const;  // "http://127.0.0.1:<client port>"
+  // "http://127.0.0.1:<client port>", or "https://..." with TLS.
+  std::string client_url() const;
   int client_port() const { return client_port_; }
   const std::string& data_dir() const { return data_dir_; }
   bool running();
@@ -117,6 +132,9 @@ class EtcdProcess {
   // Starts etcd on the current ports and data dir and waits until healthy.
   absl::Status Launch();
   absl::Status WaitHealthy();
+  bool tls() const { return !options_.tls.server_cert_file.empty(); }
+  // etcd's TLS flags, when Options::tls asks for TLS.
+  void AppendTlsFlags(std::vector<std::string>& args) const;
 
   Options options_;
   std::string etcd_path_;

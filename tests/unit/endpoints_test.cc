@@ -3,7 +3,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "vlb/registrar.h"
+#include "vlb/etcd_options.h"
 
 namespace vlb {
 namespace {
@@ -40,6 +40,15 @@ TEST(ParseEndpointListTest, EmptyInput) {
 TEST(ParseEndpointListTest, KeepsIpv6AndOrder) {
   EXPECT_THAT(ParseEndpointList("http://[::1]:2379,z:1,a:1"),
               ElementsAre("[::1]:2379", "z:1", "a:1"));
+}
+
+TEST(EndpointListUsesHttpsTest, AnyHttpsEntryCounts) {
+  EXPECT_TRUE(EndpointListUsesHttps("https://a:1"));
+  EXPECT_TRUE(EndpointListUsesHttps("a:1, HTTPS://b:2"));
+  EXPECT_TRUE(EndpointListUsesHttps(" \thttps://a:1"));
+  EXPECT_FALSE(EndpointListUsesHttps("http://a:1,b:2"));
+  EXPECT_FALSE(EndpointListUsesHttps("a:1"));
+  EXPECT_FALSE(EndpointListUsesHttps(""));
 }
 
 }  // namespace
