@@ -173,7 +173,7 @@ void ServiceWatcher::OnRead(
     RetryLater();
     return;
   }
-  backoff_.Reset();
+  if (!watch_refused_) backoff_.Reset();
   provisional_ = false;
   stale_response_.reset();
   client_->CancelTimer(stale_timer_);
@@ -204,7 +204,12 @@ void ServiceWatcher::StartWatch(int64_t from_revision) {
 }
 
 void ServiceWatcher::OnEvents(const etcd::WatchUpdate& update) {
-  if (stopped_ || update.events.empty()) return;
+  if (stopped_) return;
+  if (watch_refused_) {  // the watch works again
+    watch_refused_ = false;
+    backoff_.Reset();
+  }
+  if (update.events.empty()) return;
   for (const mvccpb::Event& event : update.events) {
     const std::string& key = event.kv().key();
     // Whatever the event, a held instance is now described by the store.
@@ -232,7 +237,14 @@ void ServiceWatcher::OnWatchEnd(const absl::Status& status) {
       absl::Status(status.code(),
                    absl::StrCat("watch on ", prefix_,
                                 " ended; reading again: ", status.message())));
-  Read();
+  if (absl::IsDataLoss(status) || etcd::IsCompacted(status)) {
+    Read();  // history is gone: the fresh read is the remedy
+    return;
+  }
+  // Refused: read and watch again after a backoff that only a working
+  // watch resets, so that a read-then-refused-watch cycle cannot spin.
+  watch_refused_ = true;
+  RetryLater();
 }
 
 bool ServiceWatcher::IsInstanceKey(const std::string& key) {

@@ -132,6 +132,7 @@ class ServiceWatcher {
   // After a data loss: known instances the store lacked, until grace ends.
   std::map<std::string, WatchedInstance> held_;
   bool data_loss_pending_ = false;  // the next read follows a data loss
+  bool watch_refused_ = false;      // until the next watch update arrives
   uint64_t grace_timer_ = 0;
   int64_t last_revision_ = 0;  // of the last snapshot
   // Keys already reported as skipped (not instances, or malformed), with

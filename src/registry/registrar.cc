@@ -326,7 +326,7 @@ class RegistrarImpl final : public Registrar {
       return;
     }
     in_flight_ = false;
-    backoff_.Reset();
+    if (!watch_refused_) backoff_.Reset();
     conflict_reported_ = false;
     SetRegistered(true);
     if (watch_id_ == 0) WatchKey(response->header().revision() + 1);
@@ -408,14 +408,30 @@ class RegistrarImpl final : public Registrar {
     watch_id_ = client_->Watch(
         std::move(watch),
         [this](const etcd::WatchUpdate& update) { OnKeyEvents(update); },
-        [this](const absl::Status& status) {
-          // Compacted, store replaced, or refused: look again from scratch.
-          watch_id_ = 0;
-          Lost(status);
-        });
+        [this](const absl::Status& status) { OnKeyWatchEnd(status); });
+  }
+
+  void OnKeyWatchEnd(const absl::Status& status) {
+    watch_id_ = 0;
+    if (absl::IsDataLoss(status) || etcd::IsCompacted(status)) {
+      Lost(status);  // look again from scratch, at once
+      return;
+    }
+    // Refused: heal after a backoff that only a working watch resets, so a
+    // write-then-refused-watch cycle cannot spin.
+    watch_refused_ = true;
+    if (retry_timer_ != 0) return;
+    retry_timer_ = client_->RunAfter(backoff_.Next(), [this, status] {
+      retry_timer_ = 0;
+      Lost(status);
+    });
   }
 
   void OnKeyEvents(const etcd::WatchUpdate& update) {
+    if (watch_refused_) {  // the watch works again
+      watch_refused_ = false;
+      backoff_.Reset();
+    }
     for (const mvccpb::Event& event : update.events) {
       if (event.type() == mvccpb::Event::DELETE) {
         Lost(absl::NotFoundError(absl::StrCat(key_, " was deleted")));
@@ -447,6 +463,7 @@ class RegistrarImpl final : public Registrar {
   bool ever_registered_ = false;
   bool lost_ = false;
   bool conflict_reported_ = false;
+  bool watch_refused_ = false;  // until the key watch delivers again
   uint64_t watch_id_ = 0;
   uint64_t retry_timer_ = 0;
   internal::Backoff backoff_;
