@@ -1,33 +1,11 @@
 #include "discovery/client_pool.h"
 
-#include <algorithm>
 #include <map>
 #include <mutex>
 #include <string>
 #include <thread>
-#include <vector>
-
-#include "absl/strings/escaping.h"
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 
 namespace vlb::internal {
-namespace {
-
-// Everything that makes two clients behave differently: channels asking for
-// other credentials or timeouts must not share one.
-std::string PoolKey(const etcd::ClientOptions& options) {
-  std::vector<std::string> endpoints = options.endpoints;
-  std::sort(endpoints.begin(), endpoints.end());
-  return absl::StrCat(absl::StrJoin(endpoints, ","), "|",
-                      absl::CHexEscape(options.username), "|",
-                      absl::CHexEscape(options.password), "|",
-                      absl::FormatDuration(options.request_timeout), "|",
-                      absl::FormatDuration(options.initial_backoff), "|",
-                      absl::FormatDuration(options.max_backoff));
-}
-
-}  // namespace
 
 absl::StatusOr<std::shared_ptr<etcd::Client>> AcquireEtcdClient(
     const etcd::ClientOptions& options) {
@@ -35,7 +13,7 @@ absl::StatusOr<std::shared_ptr<etcd::Client>> AcquireEtcdClient(
   // destruction, after a function-local map would be gone.
   static auto* mu = new std::mutex;
   static auto* pool = new std::map<std::string, std::weak_ptr<etcd::Client>>;
-  const std::string key = PoolKey(options);
+  const std::string key = etcd::ClientOptionsKey(options);
   std::lock_guard<std::mutex> lock(*mu);
   if (auto it = pool->find(key); it != pool->end()) {
     if (std::shared_ptr<etcd::Client> client = it->second.lock()) {

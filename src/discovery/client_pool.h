@@ -10,11 +10,11 @@
 
 namespace vlb::internal {
 
-// Returns the shared client for `options` (keyed by every option: the
-// endpoint list, order-insensitive, credentials, timeouts), creating it on
-// first use. The client closes when the last holder lets go, from any thread
-// (on its own dispatcher thread it is closed from a short-lived thread
-// instead).
+// Returns the shared client for `options` (keyed by every option, see
+// etcd::ClientOptionsKey: endpoints in any order, credentials, TLS, timeouts),
+// creating it on first use. The client closes when the last holder lets go,
+// from any thread (on its own dispatcher thread it is closed from a short-lived
+// thread instead).
 absl::StatusOr<std::shared_ptr<etcd::Client>> AcquireEtcdClient(
     const etcd::ClientOptions& options);
 
