@@ -10,6 +10,7 @@
 #include "etcd/connection.h"
 #include "etcd/dispatcher.h"
 #include "etcd/lease_keeper.h"
+#include "etcd/tls.h"
 #include "etcd/unary_call.h"
 #include "etcd/watch_hub.h"
 #include "vlb/service_instance.h"
@@ -280,6 +281,11 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
   if (options.username.empty() != options.password.empty()) {
     return absl::InvalidArgumentError(
         "etcd auth: username and password go together");
+  }
+  // Callers that build ClientOptions themselves get the same checks as
+  // those going through EtcdOptions.
+  if (absl::Status status = CheckTlsOptions(options.tls); !status.ok()) {
+    return status;
   }
   return std::unique_ptr<Client>(new ClientImpl(std::move(options)));
 }
