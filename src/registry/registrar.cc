@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/backoff.h"
 #include "etcd/client.h"
+#include "registry/registrar_internal.h"
 #include "registry/registrar_options.h"
 
 namespace vlb {
@@ -31,7 +32,7 @@ using etcdserverpb::TxnResponse;
 class RegistrarImpl final : public Registrar {
  public:
   RegistrarImpl(RegistrarOptions options, RegistrarCallback callback,
-                std::unique_ptr<etcd::Client> client)
+                std::shared_ptr<etcd::Client> client)
       : options_(std::move(options)),
         callback_(std::move(callback)),
         client_(std::move(client)),
@@ -447,7 +448,7 @@ class RegistrarImpl final : public Registrar {
 
   const RegistrarOptions options_;
   const RegistrarCallback callback_;
-  const std::unique_ptr<etcd::Client> client_;
+  const std::shared_ptr<etcd::Client> client_;
   const std::string key_;
 
   mutable std::mutex mu_;
@@ -501,8 +502,22 @@ absl::StatusOr<std::unique_ptr<Registrar>> Registrar::Create(
   absl::StatusOr<std::unique_ptr<etcd::Client>> client =
       etcd::Client::Create(*std::move(client_options));
   if (!client.ok()) return client.status();
-  return std::unique_ptr<Registrar>(new RegistrarImpl(
-      std::move(options), std::move(callback), *std::move(client)));
+  // Validates again (cheap, idempotent): one path for tests and users.
+  return internal::CreateRegistrar(std::move(options), std::move(callback),
+                                   *std::move(client));
 }
 
+namespace internal {
+
+absl::StatusOr<std::unique_ptr<Registrar>> CreateRegistrar(
+    RegistrarOptions options, RegistrarCallback callback,
+    std::shared_ptr<etcd::Client> client) {
+  if (absl::Status status = NormalizeRegistrarOptions(options); !status.ok()) {
+    return status;
+  }
+  return std::unique_ptr<Registrar>(new RegistrarImpl(
+      std::move(options), std::move(callback), std::move(client)));
+}
+
+}  // namespace internal
 }  // namespace vlb

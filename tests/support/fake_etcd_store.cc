@@ -86,14 +86,18 @@ int64_t FakeEtcdStore::WriteRevision() {
   return revision_;
 }
 
+// Not operator[]: a revoked lease detaching its keys must stay gone.
+void FakeEtcdStore::DetachKey(int64_t lease, const std::string& key) {
+  auto it = leases_.find(lease);
+  if (it != leases_.end()) it->second.keys.erase(key);
+}
+
 void FakeEtcdStore::PutKey(const std::string& key, const std::string& value,
                            int64_t lease) {
   const int64_t rev = WriteRevision();
   mvccpb::KeyValue& kv = kvs_[key];
   if (kv.create_revision() == 0) kv.set_create_revision(rev);
-  if (kv.lease() != 0 && kv.lease() != lease) {
-    leases_[kv.lease()].keys.erase(key);
-  }
+  if (kv.lease() != lease) DetachKey(kv.lease(), key);
   kv.set_key(key);
   kv.set_value(value);
   kv.set_mod_revision(rev);
@@ -133,7 +137,7 @@ int64_t FakeEtcdStore::DeleteKeys(const std::string& key,
   for (const std::string& k : doomed) {
     mvccpb::KeyValue kv = std::move(kvs_[k]);
     kvs_.erase(k);
-    if (kv.lease() != 0) leases_[kv.lease()].keys.erase(k);
+    DetachKey(kv.lease(), k);
     mvccpb::Event event;
     event.set_type(mvccpb::Event::DELETE);
     event.mutable_kv()->set_key(k);

@@ -76,6 +76,7 @@ class FakeEtcdStore {
   // Writes within one revision: Begin, any number of ops, Commit.
   void Begin() { writing_ = false; }
   int64_t WriteRevision();
+  void DetachKey(int64_t lease, const std::string& key);
   void PutKey(const std::string& key, const std::string& value, int64_t lease);
   int64_t DeleteKeys(const std::string& key, const std::string& end,
                      bool prev_kv, etcdserverpb::DeleteRangeResponse* out);
