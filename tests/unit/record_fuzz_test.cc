@@ -23,6 +23,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "fuzz_test_base.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "vlb/service_instance.h"
@@ -32,7 +33,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-constexpr uint64_t kDefaultSeed = 20261201;
 // Inputs per test: modest, so that each test stays well under a second
 // under ASan even with records of tens of KiB.
 constexpr int kIterations = 500;
@@ -42,15 +42,6 @@ constexpr std::chrono::milliseconds kMaxTimePerInput(200);
 // Deep enough to pass the decoder's nesting limit (64 levels).
 constexpr size_t kSafeDepth = 1000;
 constexpr size_t kMaxNesting = 64;
-
-uint64_t BaseSeed() {
-  uint64_t seed = kDefaultSeed;
-  if (const char* env = std::getenv("VLB_FUZZ_SEED");
-      env != nullptr && *env != '\0' && !absl::SimpleAtoi(env, &seed)) {
-    ADD_FAILURE() << "VLB_FUZZ_SEED=\"" << env << "\" is not a uint64";
-  }
-  return seed;
-}
 
 // A record excerpt for failure messages: records can be 64 KiB.
 std::string Shown(absl::string_view record) {
@@ -62,41 +53,13 @@ std::string Shown(absl::string_view record) {
   return out;
 }
 
-// Each test draws from its own stream, so one test's draws do not shift
-// another's and a failure reproduces with --gtest_filter.
-class RecordFuzzTest : public ::testing::Test {
+class RecordFuzzTest : public vlb::testing::FuzzTest {
  protected:
-  RecordFuzzTest() {
-    const uint64_t seed = BaseSeed();
-    const std::string name =
-        ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::printf("VLB_FUZZ_SEED=%llu (%s)\n",
-                static_cast<unsigned long long>(seed), name.c_str());
-    std::seed_seq seq(name.begin(), name.end());
-    std::vector<uint32_t> mixed(2);
-    seq.generate(mixed.begin(), mixed.end());
-    rng_.seed(seed ^ (uint64_t{mixed[0]} << 32 | mixed[1]));
-    trace_.emplace(__FILE__, __LINE__, absl::StrCat("VLB_FUZZ_SEED=", seed));
-  }
-
-  size_t Below(size_t n) {
-    return std::uniform_int_distribution<size_t>(0, n - 1)(rng_);
-  }
-  bool OneIn(size_t n) { return Below(n) == 0; }
-  template <typename T, size_t N>
-  const T& PickOne(const T (&items)[N]) {
-    return items[Below(N)];
-  }
-
   std::string RandomText();
   Json RandomValue(int depth);
   std::string ValidRecord();
   std::string Mutate(std::string record);
   std::string AnyInput();
-
- private:
-  std::mt19937_64 rng_;
-  std::optional<::testing::ScopedTrace> trace_;
 };
 
 // Strings a writer could put in a field: ASCII, JSON escapes' targets
@@ -123,9 +86,9 @@ Json RecordFuzzTest::RandomValue(int depth) {
     case 1:
       return OneIn(2);
     case 2:
-      return static_cast<int64_t>(rng_());
+      return static_cast<int64_t>(rng()());
     case 3:
-      return static_cast<uint64_t>(rng_());
+      return static_cast<uint64_t>(rng()());
     case 4:
       return PickOne({-0.0, 1.5, 1e308, -2.2250738585072014e-308, 0.1});
     case 5:

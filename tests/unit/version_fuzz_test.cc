@@ -28,12 +28,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "balancer/version.h"
+#include "fuzz_test_base.h"
 #include "gtest/gtest.h"
 
 namespace vlb::internal {
 namespace {
 
-constexpr uint64_t kDefaultSeed = 20261201;
 constexpr uint64_t kMax = UINT64_MAX;
 // Inputs per test: enough to reach the corners (checked by reverting the
 // overflow fix), few enough for well under a second under ASan.
@@ -42,41 +42,8 @@ constexpr int kIterations = 3000;
 // is a hang, not noise; a slow input is re-run before it counts as one.
 constexpr std::chrono::milliseconds kMaxTimePerInput(50);
 
-uint64_t BaseSeed() {
-  uint64_t seed = kDefaultSeed;
-  if (const char* env = std::getenv("VLB_FUZZ_SEED");
-      env != nullptr && *env != '\0' && !absl::SimpleAtoi(env, &seed)) {
-    ADD_FAILURE() << "VLB_FUZZ_SEED=\"" << env << "\" is not a uint64";
-  }
-  return seed;
-}
-
-// Each test draws from its own stream, so one test's draws do not shift
-// another's and a failure reproduces with --gtest_filter.
-class VersionFuzzTest : public ::testing::Test {
+class VersionFuzzTest : public vlb::testing::FuzzTest {
  protected:
-  VersionFuzzTest() {
-    const uint64_t seed = BaseSeed();
-    const std::string name =
-        ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::printf("VLB_FUZZ_SEED=%llu (%s)\n",
-                static_cast<unsigned long long>(seed), name.c_str());
-    std::seed_seq seq(name.begin(), name.end());
-    std::vector<uint32_t> mixed(2);
-    seq.generate(mixed.begin(), mixed.end());
-    rng_.seed(seed ^ (uint64_t{mixed[0]} << 32 | mixed[1]));
-    trace_.emplace(__FILE__, __LINE__, absl::StrCat("VLB_FUZZ_SEED=", seed));
-  }
-
-  size_t Below(size_t n) {
-    return std::uniform_int_distribution<size_t>(0, n - 1)(rng_);
-  }
-  bool OneIn(size_t n) { return Below(n) == 0; }
-  template <typename T, size_t N>
-  const T& PickOne(const T (&items)[N]) {
-    return items[Below(N)];
-  }
-
   uint64_t Number();
   std::string Identifiers();
   std::string RandomSemVer();
@@ -85,10 +52,6 @@ class VersionFuzzTest : public ::testing::Test {
   std::string AnyInput();
   std::vector<std::string> Instances();
   std::string Near(const SemVer& a);
-
- private:
-  std::mt19937_64 rng_;
-  std::optional<::testing::ScopedTrace> trace_;
 };
 
 // Runs `body` and fails if it took too long, re-running a slow input twice
@@ -123,7 +86,7 @@ uint64_t VersionFuzzTest::Number() {
     case 6:
       return Below(1000);
     default:
-      return rng_();
+      return rng()();
   }
 }
 
