@@ -215,13 +215,7 @@ class ClusterTest : public ::testing::Test {
 
   // The instance that answered, or "ERR <message>".
   static std::string Call(vlbtest::Echo::Stub* stub) {
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
-    vlbtest::EchoRequest request;
-    vlbtest::EchoReply reply;
-    grpc::Status status = stub->Unary(&context, request, &reply);
-    return status.ok() ? reply.instance()
-                       : absl::StrCat("ERR ", status.error_message());
+    return ::vlb::testing::CallEcho(stub);
   }
 
   // Waits until calls on `stub` have reached every instance in `ids`.

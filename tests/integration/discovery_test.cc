@@ -104,16 +104,7 @@ class DiscoveryTest : public ::testing::Test {
   // The instance that answered, or "ERR <message>".
   static std::string Call(vlbtest::Echo::Stub* stub,
                           const std::string& version) {
-    grpc::ClientContext context;
-    if (!version.empty()) {
-      EXPECT_TRUE(SetVersion(&context, version).ok());
-    }
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
-    vlbtest::EchoRequest request;
-    vlbtest::EchoReply reply;
-    grpc::Status status = stub->Unary(&context, request, &reply);
-    return status.ok() ? reply.instance()
-                       : absl::StrCat("ERR ", status.error_message());
+    return ::vlb::testing::CallEcho(stub, version);
   }
 
   static bool Answers(vlbtest::Echo::Stub* stub, const std::string& version,

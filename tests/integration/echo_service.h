@@ -8,8 +8,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "echo.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "vlb/grpc.h"
 
 namespace vlb::testing {
 
@@ -64,6 +66,23 @@ inline std::unique_ptr<grpc::Server> StartEchoServer(EchoService* service,
                            port);
   builder.RegisterService(service);
   return builder.BuildAndStart();
+}
+
+// One unary call with a 5 s deadline, asking for `version` (none if
+// empty): the instance that answered, or "ERR <message>".
+inline std::string CallEcho(vlbtest::Echo::Stub* stub,
+                            const std::string& version = "") {
+  grpc::ClientContext context;
+  if (!version.empty()) {
+    absl::Status set = vlb::SetVersion(&context, version);
+    if (!set.ok()) return absl::StrCat("ERR ", set.message());
+  }
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  EchoRequest request;
+  EchoReply reply;
+  grpc::Status status = stub->Unary(&context, request, &reply);
+  return status.ok() ? reply.instance()
+                     : absl::StrCat("ERR ", status.error_message());
 }
 
 }  // namespace vlb::testing

@@ -113,13 +113,7 @@ class SnapshotTest : public ::testing::Test {
   }
 
   static std::string Call(vlbtest::Echo::Stub* stub) {
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
-    vlbtest::EchoRequest request;
-    vlbtest::EchoReply reply;
-    grpc::Status status = stub->Unary(&context, request, &reply);
-    return status.ok() ? reply.instance()
-                       : absl::StrCat("ERR ", status.error_message());
+    return ::vlb::testing::CallEcho(stub);
   }
 
   std::unique_ptr<EtcdProcess> etcd_;
