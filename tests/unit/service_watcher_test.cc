@@ -39,7 +39,13 @@ std::string Record(const std::string& id, const std::string& version = "v1") {
 
 class ServiceWatcherTest : public ::testing::Test {
  protected:
-  ~ServiceWatcherTest() override { watcher_.reset(); }
+  // The client is closed first: its in-flight answers (CANCELLED) must
+  // reach a live watcher, which does not guard against answers arriving
+  // after its destruction (see DISABLED_DestroyedWithAReadInFlight...).
+  ~ServiceWatcherTest() override {
+    client_->Close();
+    watcher_.reset();
+  }
 
   void Start(ServiceWatcherOptions options = {}) {
     ServiceWatcher::Callbacks callbacks;
@@ -297,6 +303,19 @@ TEST_F(ServiceWatcherTest, DiskSnapshotIsUsedOnlyWhenNoMemberAnswers) {
   EXPECT_EQ(NoticesContaining("saved in"), 1);
   watcher_.reset();
   std::filesystem::remove_all(dir);
+}
+
+// Known bug, left to the watcher's owner: Stop() neither cancels an
+// in-flight RangeAsync nor the task Refresh() queues, and both call back
+// into `this`; the resolver destroys its watcher while the pooled client
+// lives on, so a read answered after shutdown touches freed memory
+// (heap-use-after-free under ASan). Enable once the watcher guards them.
+TEST_F(ServiceWatcherTest, DISABLED_DestroyedWithAReadInFlightIsNotCalledBack) {
+  etcd_.SetSlow(absl::Seconds(1));
+  Start();
+  watcher_->Refresh();
+  watcher_.reset();
+  etcd_.AdvanceTime(absl::Seconds(2));
 }
 
 }  // namespace
