@@ -36,6 +36,8 @@ void ServiceWatcher::Stop() {
   client_->RunSync([this] {
     if (stopped_) return;
     stopped_ = true;
+    // Reads in flight and queued tasks cannot be cancelled: they check it.
+    *alive_ = false;
     if (watch_id_ != 0) client_->CancelWatch(watch_id_);
     watch_id_ = 0;
     client_->CancelTimer(retry_timer_);
@@ -50,7 +52,8 @@ void ServiceWatcher::Stop() {
 }
 
 void ServiceWatcher::Refresh() {
-  client_->RunAfter(absl::ZeroDuration(), [this] {
+  client_->RunAfter(absl::ZeroDuration(), [this, alive = Alive()] {
+    if (!*alive) return;
     if (retry_timer_ != 0) client_->CancelTimer(retry_timer_);
     retry_timer_ = 0;
     Read();
@@ -64,8 +67,9 @@ void ServiceWatcher::Read() {
   range.set_key(prefix_);
   range.set_range_end(etcd::PrefixRangeEnd(prefix_));
   client_->RangeAsync(
-      range, [this](absl::StatusOr<etcdserverpb::RangeResponse> response) {
-        OnRead(std::move(response));
+      range, [this, alive = Alive()](
+                 absl::StatusOr<etcdserverpb::RangeResponse> response) {
+        if (*alive) OnRead(std::move(response));
       });
   // Without quorum the read above fails only after its deadline on every
   // member; a process starting then should not wait that long for nothing.
@@ -80,8 +84,9 @@ void ServiceWatcher::ReadStale() {
   range.set_range_end(etcd::PrefixRangeEnd(prefix_));
   range.set_serializable(true);
   client_->RangeAsync(
-      range, [this](absl::StatusOr<etcdserverpb::RangeResponse> response) {
-        OnStaleRead(std::move(response));
+      range, [this, alive = Alive()](
+                 absl::StatusOr<etcdserverpb::RangeResponse> response) {
+        if (*alive) OnStaleRead(std::move(response));
       });
 }
 

@@ -108,12 +108,16 @@ class ServiceWatcher {
   void EndGrace();
   void Publish(int64_t revision);
   void RetryLater();
+  std::shared_ptr<bool> Alive() const { return alive_; }
 
   const std::shared_ptr<etcd::Client> client_;
   const std::string service_name_;
   const std::string prefix_;
   const Callbacks callbacks_;
   const ServiceWatcherOptions options_;
+  // False once stopped; held by every callback that Stop() cannot cancel
+  // (async reads, queued tasks), which may run after this object is gone.
+  const std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
   // Dispatcher-thread state.
   bool stopped_ = false;

@@ -39,9 +39,8 @@ std::string Record(const std::string& id, const std::string& version = "v1") {
 
 class ServiceWatcherTest : public ::testing::Test {
  protected:
-  // The client is closed first: its in-flight answers (CANCELLED) must
-  // reach a live watcher, which does not guard against answers arriving
-  // after its destruction (see DISABLED_DestroyedWithAReadInFlight...).
+  // The client is closed first, so that its in-flight answers (CANCELLED)
+  // are delivered while the watcher is alive, as in the resolver.
   ~ServiceWatcherTest() override {
     client_->Close();
     watcher_.reset();
@@ -305,12 +304,11 @@ TEST_F(ServiceWatcherTest, DiskSnapshotIsUsedOnlyWhenNoMemberAnswers) {
   std::filesystem::remove_all(dir);
 }
 
-// Known bug, left to the watcher's owner: Stop() neither cancels an
-// in-flight RangeAsync nor the task Refresh() queues, and both call back
-// into `this`; the resolver destroys its watcher while the pooled client
-// lives on, so a read answered after shutdown touches freed memory
-// (heap-use-after-free under ASan). Enable once the watcher guards them.
-TEST_F(ServiceWatcherTest, DISABLED_DestroyedWithAReadInFlightIsNotCalledBack) {
+// Stop() can cancel neither an in-flight RangeAsync nor the task Refresh()
+// queues; the resolver destroys its watcher while the pooled client lives
+// on, so a read answered after shutdown touched freed memory (heap use
+// after free under ASan). Both now check the watcher's liveness token.
+TEST_F(ServiceWatcherTest, DestroyedWithAReadInFlightIsNotCalledBack) {
   etcd_.SetSlow(absl::Seconds(1));
   Start();
   watcher_->Refresh();
