@@ -100,6 +100,18 @@ struct WatchLog {
   }
 };
 
+// The revision after the store's current one: a watch from there sees
+// every later write. A watch from "now" (0) is created asynchronously, so
+// writes made before etcd has it would be missed.
+int64_t NextRevision(Client& client) {
+  etcdserverpb::RangeRequest range;
+  range.set_key("/");
+  range.set_count_only(true);
+  auto current = client.Range(range);
+  EXPECT_TRUE(current.ok()) << current.status();
+  return current.ok() ? current->header().revision() + 1 : 0;
+}
+
 TEST(PrefixRangeEndTest, IncrementsLastByte) {
   EXPECT_EQ(PrefixRangeEnd("/a/b/"), "/a/b0");
   EXPECT_EQ(PrefixRangeEnd(std::string("a\xff", 2)), "b");
@@ -367,7 +379,15 @@ TEST(EtcdClientTest, WatchEndsWithDataLossWhenStoreIsWiped) {
   auto client = Connect({etcd->endpoint()});
   ASSERT_NE(client, nullptr);
   WatchLog log;
-  client->Watch({"/d/", PrefixRangeEnd("/d/"), 0}, log.OnEvents(), log.OnEnd());
+  // From the current revision + 1, not "now": the watch is created
+  // asynchronously, and puts made before etcd has it would be missed.
+  etcdserverpb::RangeRequest range;
+  range.set_key("/d/");
+  auto current = client->Range(range);
+  ASSERT_TRUE(current.ok()) << current.status();
+  client->Watch(
+      {"/d/", PrefixRangeEnd("/d/"), current->header().revision() + 1},
+      log.OnEvents(), log.OnEnd());
   for (int i = 0; i < 20; ++i) {
     ASSERT_TRUE(client->Put(PutOf(absl::StrCat("/d/", i), "v")).ok());
   }
@@ -424,7 +444,8 @@ TEST(EtcdClientTest, AuthenticatesAndRenewsExpiredTokens) {
   ASSERT_NE(client, nullptr);
   ASSERT_TRUE(client->Put(PutOf("/a/k", "1")).ok());
   WatchLog log;
-  client->Watch({"/a/", PrefixRangeEnd("/a/"), 0}, log.OnEvents(), log.OnEnd());
+  client->Watch({"/a/", PrefixRangeEnd("/a/"), NextRevision(*client)},
+                log.OnEvents(), log.OnEnd());
   // Let the token expire (TTL 1 s), then use the client again.
   const absl::Time expired = absl::Now() + absl::Seconds(3);
   ASSERT_TRUE(WaitFor([&] { return absl::Now() > expired; }, kWait));
@@ -517,7 +538,8 @@ TEST(EtcdClientTest, CloseEndsWatchesAndKeepAlivesWithoutCallingBack) {
   auto client = Connect({etcd->endpoint()});
   ASSERT_NE(client, nullptr);
   WatchLog log;
-  client->Watch({"/e/", PrefixRangeEnd("/e/"), 0}, log.OnEvents(), log.OnEnd());
+  client->Watch({"/e/", PrefixRangeEnd("/e/"), NextRevision(*client)},
+                log.OnEvents(), log.OnEnd());
   auto lease = client->LeaseGrant(absl::Seconds(10));
   ASSERT_TRUE(lease.ok());
   std::atomic<int> lease_states{0};
