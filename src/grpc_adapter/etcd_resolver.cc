@@ -22,9 +22,9 @@
 #include "discovery/dns_worker.h"
 #include "discovery/service_watcher.h"
 #include "discovery/socket_address.h"
+#include "etcd/public_options.h"
 #include "grpc_adapter/instance_attribute.h"
 #include "grpc_adapter/plugin_state.h"
-#include "registry/registrar_options.h"
 
 namespace vlb::grpc_adapter {
 namespace {

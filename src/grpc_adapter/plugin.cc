@@ -12,13 +12,13 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "etcd/public_options.h"
 #include "grpc_adapter/core.h"
 #include "grpc_adapter/etcd_resolver.h"
 #include "grpc_adapter/plugin_state.h"
 #include "grpc_adapter/version_check.h"
 #include "grpc_adapter/vlb_policy.h"
 #include "grpcpp/grpcpp.h"
-#include "registry/registrar_options.h"
 
 // CoreConfiguration keeps "already built" in a private static member; it
 // is the only reliable sign that registering now would abort the process.

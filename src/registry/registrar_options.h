@@ -8,26 +8,11 @@
 
 #include "absl/status/statusor.h"
 #include "etcd/client.h"
+#include "etcd/public_options.h"  // MakeClientOptions
 #include "vlb/registrar.h"
 #include "vlb/service_instance.h"
 
 namespace vlb::internal {
-
-// Endpoints from the options, else $VLB_ETCD_ENDPOINTS, else 127.0.0.1:2379.
-std::vector<std::string> EffectiveEtcdEndpoints(
-    const std::vector<std::string>& configured);
-
-// Whether $VLB_ETCD_ENDPOINTS names an "https://" endpoint (TLS).
-bool EnvironmentAsksForTls();
-
-// Checks EtcdOptions and turns them into client options: endpoints without
-// their scheme, TLS on when asked for ("https://" endpoints, `tls`) or when
-// any TLS item is given, files read and every certificate and key checked.
-// InvalidArgument names the field (and the file). Reads the TLS files: call
-// it where blocking briefly is fine.
-absl::StatusOr<etcd::ClientOptions> MakeClientOptions(
-    const EtcdOptions& options, absl::Duration initial_backoff,
-    absl::Duration max_backoff);
 
 // Fills defaults (instance id, endpoints) and checks every field; errors are
 // InvalidArgument naming the field.

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "etcd/client.h"
+#include "etcd/public_options.h"
 #include "etcd/tls.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
