@@ -119,8 +119,8 @@ std::string RecordFuzzTest::ValidRecord() {
   }
   if (OneIn(3)) node[RandomText()] = RandomValue(3);
   node["version"] = PickOne({"v1", "2.3.1", "blue", "2024.01.15", "é"});
-  node["address"] = PickOne({"10.0.0.1:8089", "[::1]:8088", "svc.local:443",
-                             "h:1", "172.12.12.188:65535"});
+  node["address"] = PickOne({"10.0.0.1:8089", "[::1]:8088", "localhost:443",
+                             "h:1", "127.12.12.188:65535"});
   Json root = Json::object();
   if (const std::string key = RandomText();
       OneIn(3) && key != "node" && key != "metadata") {
