@@ -70,12 +70,12 @@ TEST(ExampleClientTest, BadPolicyOptionsExitTwo) {
 }
 
 TEST(ExampleClientTest, BadEtcdTargetExitsTwo) {
-  ExpectUsageError({"--target=etcd://10.0.0.1:notaport/app"},
-                   "etcd target \"etcd://10.0.0.1:notaport/app\": endpoint: ");
+  ExpectUsageError({"--target=etcd://127.0.0.1:notaport/app"},
+                   "etcd target \"etcd://127.0.0.1:notaport/app\": endpoint: ");
   ExpectUsageError({"--service=bad service"},
                    "etcd target \"etcd:///bad service\": service: ");
-  ExpectUsageError({"--etcd=10.0.0.1", "--service=app"},
-                   "etcd target \"etcd://10.0.0.1/app\": endpoint: ");
+  ExpectUsageError({"--etcd=127.0.0.1", "--service=app"},
+                   "etcd target \"etcd://127.0.0.1/app\": endpoint: ");
 }
 
 TEST(ExampleClientTest, GoodFlagsMakeTheCalls) {

@@ -144,14 +144,14 @@ TEST_F(CreateChannelTest, RefusesBadOptionsNamingTheField) {
 TEST_F(CreateChannelTest, RefusesBadEtcdTargets) {
   for (const char* target :
        {"etcd:", "etcd://", "etcd:///", "etcd:///bad service", "etcd:///a/b",
-        "etcd://10.0.0.1:notaport/app", "etcd://10.0.0.1/app",
-        "etcd://10.0.0.1:2379/", "etcd://,/app", "etcd:///app?zone=eu"}) {
+        "etcd://127.0.0.1:notaport/app", "etcd://127.0.0.1/app",
+        "etcd://127.0.0.1:2379/", "etcd://,/app", "etcd:///app?zone=eu"}) {
     EXPECT_THAT(Error(target),
                 StartsWith(absl::StrCat("etcd target \"",
                                         absl::CHexEscape(target), "\": ")));
   }
-  EXPECT_THAT(Error("etcd://10.0.0.1:notaport/app"),
-              StartsWith("etcd target \"etcd://10.0.0.1:notaport/app\": "
+  EXPECT_THAT(Error("etcd://127.0.0.1:notaport/app"),
+              StartsWith("etcd target \"etcd://127.0.0.1:notaport/app\": "
                          "endpoint: "));
 }
 

@@ -54,10 +54,10 @@ TEST(ParseEtcdTargetTest, DefaultCluster) {
 
 TEST(ParseEtcdTargetTest, NamedCluster) {
   absl::StatusOr<EtcdTarget> target =
-      ParseEtcdTarget("etcd://10.0.0.1:2379,[::1]:2380,etcd-2:2379/a.b");
+      ParseEtcdTarget("etcd://127.0.0.1:2379,[::1]:2380,localhost:2379/a.b");
   ASSERT_TRUE(target.ok()) << target.status();
   EXPECT_THAT(target->endpoints,
-              ElementsAre("10.0.0.1:2379", "[::1]:2380", "etcd-2:2379"));
+              ElementsAre("127.0.0.1:2379", "[::1]:2380", "localhost:2379"));
   EXPECT_EQ(target->service, "a.b");
 }
 
@@ -76,8 +76,8 @@ TEST(ParseEtcdTargetTest, RefusesBadServices) {
   EXPECT_THAT(Error("etcd:///"),
               StartsWith("etcd target \"etcd:///\": service: "));
   EXPECT_THAT(Error("etcd:"), StartsWith("etcd target \"etcd:\": service: "));
-  EXPECT_THAT(Error("etcd://10.0.0.1:2379"), HasSubstr("service: "));
-  EXPECT_THAT(Error("etcd://10.0.0.1:2379/"), HasSubstr("service: "));
+  EXPECT_THAT(Error("etcd://127.0.0.1:2379"), HasSubstr("service: "));
+  EXPECT_THAT(Error("etcd://127.0.0.1:2379/"), HasSubstr("service: "));
   EXPECT_THAT(Error("etcd:///bad service"), HasSubstr("service: "));
   EXPECT_THAT(Error("etcd:///a/b"), HasSubstr("service: "));
   EXPECT_THAT(Error("etcd:///a..b"), HasSubstr("service: "));
@@ -86,13 +86,13 @@ TEST(ParseEtcdTargetTest, RefusesBadServices) {
 }
 
 TEST(ParseEtcdTargetTest, RefusesBadEndpoints) {
-  EXPECT_THAT(Error("etcd://10.0.0.1:notaport/app"),
-              StartsWith("etcd target \"etcd://10.0.0.1:notaport/app\": "
+  EXPECT_THAT(Error("etcd://127.0.0.1:notaport/app"),
+              StartsWith("etcd target \"etcd://127.0.0.1:notaport/app\": "
                          "endpoint: "));
-  EXPECT_THAT(Error("etcd://10.0.0.1:0/app"), HasSubstr("endpoint: "));
-  EXPECT_THAT(Error("etcd://10.0.0.1/app"), HasSubstr("endpoint: "));
+  EXPECT_THAT(Error("etcd://127.0.0.1:0/app"), HasSubstr("endpoint: "));
+  EXPECT_THAT(Error("etcd://127.0.0.1/app"), HasSubstr("endpoint: "));
   EXPECT_THAT(Error("etcd://a:1,b:99999/app"), HasSubstr("endpoint: "));
-  EXPECT_THAT(Error("etcd://user@10.0.0.1:2379/app"), HasSubstr("endpoint: "));
+  EXPECT_THAT(Error("etcd://user@127.0.0.1:2379/app"), HasSubstr("endpoint: "));
   // An authority that names no endpoint must not quietly mean the default
   // cluster.
   EXPECT_THAT(Error("etcd://,/app"),

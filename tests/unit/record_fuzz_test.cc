@@ -119,7 +119,7 @@ std::string RecordFuzzTest::ValidRecord() {
   }
   if (OneIn(3)) node[RandomText()] = RandomValue(3);
   node["version"] = PickOne({"v1", "2.3.1", "blue", "2024.01.15", "é"});
-  node["address"] = PickOne({"10.0.0.1:8089", "[::1]:8088", "localhost:443",
+  node["address"] = PickOne({"127.0.0.1:8089", "[::1]:8088", "localhost:443",
                              "h:1", "127.12.12.188:65535"});
   Json root = Json::object();
   if (const std::string key = RandomText();

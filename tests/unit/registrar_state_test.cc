@@ -26,7 +26,7 @@ RegistrarOptions Options() {
   options.service_name = "hwholiday.srv.app";
   options.instance_id = "app-1";
   options.version = "v1";
-  options.address = "10.0.0.7:8089";
+  options.address = "127.0.0.7:8089";
   options.ttl = absl::Seconds(3);
   return options;
 }
@@ -72,7 +72,7 @@ TEST_F(RegistrarStateTest, FirstRegistrationWritesTheKeyUnderALease) {
   EXPECT_EQ(KeyLease(), registrar.lease_id());
   auto decoded = DecodeServiceRecord(etcd_.Get(kKey)->value());
   ASSERT_TRUE(decoded.ok());
-  EXPECT_EQ(decoded->address, "10.0.0.7:8089");
+  EXPECT_EQ(decoded->address, "127.0.0.7:8089");
   EXPECT_EQ(events_, Events{RegistrarEvent::kRegistered});
 }
 

@@ -33,7 +33,7 @@ std::string Record(const std::string& id, const std::string& version = "v1") {
   instance.path = "/hwholiday/srv/app";
   instance.id = id;
   instance.version = version;
-  instance.address = "10.0.0.1:8080";
+  instance.address = "127.0.0.1:8080";
   return EncodeServiceRecord(instance);
 }
 
