@@ -1,11 +1,12 @@
 #include "discovery/dns_worker.h"
 
-#include <chrono>
-#include <condition_variable>
 #include <deque>
-#include <mutex>
 #include <thread>
 #include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 namespace vlb::internal {
 namespace {
@@ -18,17 +19,14 @@ struct Job {
 };
 
 // How long the thread waits for more work before it ends.
-constexpr std::chrono::seconds kIdleExit{5};
+constexpr absl::Duration kIdleExit = absl::Seconds(5);
 
 class Worker {
  public:
   void Submit(Job job) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     jobs_.push_back(std::move(job));
-    if (running_) {
-      cv_.notify_one();
-      return;
-    }
+    if (running_) return;  // the waiting thread sees the job on unlock
     running_ = true;
     // Detached: it ends by itself once idle, and holds nothing that must
     // be released at exit.
@@ -37,26 +35,33 @@ class Worker {
 
  private:
   void Loop() {
-    std::unique_lock<std::mutex> lock(mu_);
     while (true) {
-      if (jobs_.empty() &&
-          !cv_.wait_for(lock, kIdleExit, [this] { return !jobs_.empty(); })) {
-        running_ = false;
-        return;
-      }
-      Job job = std::move(jobs_.front());
-      jobs_.pop_front();
-      lock.unlock();
+      Job job;
+      if (!NextJob(&job)) return;
       job.done(ResolveHostPort(job.host_port));
       job = Job();  // release what `done` holds outside the lock
-      lock.lock();
     }
   }
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Job> jobs_;  // guarded by mu_
-  bool running_ = false;  // guarded by mu_
+  // Waits up to kIdleExit for a job; false (and the thread is no longer
+  // running) when none came.
+  bool NextJob(Job* job) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    auto has_job = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return !jobs_.empty();
+    };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&has_job), kIdleExit)) {
+      running_ = false;
+      return false;
+    }
+    *job = std::move(jobs_.front());
+    jobs_.pop_front();
+    return true;
+  }
+
+  absl::Mutex mu_;
+  std::deque<Job> jobs_ ABSL_GUARDED_BY(mu_);
+  bool running_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 Worker& TheWorker() {

@@ -19,10 +19,11 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "etcd/connection.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/support/client_callback.h"
@@ -63,7 +64,7 @@ class BidiStream : public grpc::ClientBidiReactor<Request, Response> {
 
   void Write(Request request) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (reads_ended_) return;
       pending_.push_back(std::move(request));
       if (writing_) return;
@@ -102,7 +103,7 @@ class BidiStream : public grpc::ClientBidiReactor<Request, Response> {
     }
     bool remove_hold = false;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       remove_hold = !reads_ended_;
       reads_ended_ = true;
       pending_.clear();
@@ -115,7 +116,7 @@ class BidiStream : public grpc::ClientBidiReactor<Request, Response> {
 
   void OnWriteDone(bool ok) override {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (!ok || reads_ended_ || pending_.empty()) {
         writing_ = false;
         return;
@@ -146,11 +147,12 @@ class BidiStream : public grpc::ClientBidiReactor<Request, Response> {
   grpc::ClientContext context_;
   Response response_;
 
-  std::mutex mu_;
-  std::deque<Request> pending_;  // mu_
-  Request in_flight_;            // owned by the write in progress
-  bool writing_ = false;         // mu_
-  bool reads_ended_ = false;     // mu_
+  absl::Mutex mu_;
+  std::deque<Request> pending_ ABSL_GUARDED_BY(mu_);
+  // Owned by the write in progress (set under mu_ by whoever starts it).
+  Request in_flight_;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool reads_ended_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace vlb::etcd

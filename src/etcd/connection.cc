@@ -70,12 +70,12 @@ void Connection::AttachToken(grpc::ClientContext* context) {
 }
 
 std::string Connection::token() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return token_;
 }
 
 void Connection::InvalidateToken(const std::string& token_used) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (token_ == token_used) token_.clear();
 }
 
@@ -107,7 +107,7 @@ void Connection::EnsureToken(std::function<void(absl::Status)> then) {
               return;
             }
             {
-              std::lock_guard<std::mutex> lock(mu_);
+              absl::MutexLock lock(&mu_);
               token_ = response->token();
             }
             then(absl::OkStatus());
@@ -116,39 +116,41 @@ void Connection::EnsureToken(std::function<void(absl::Status)> then) {
 }
 
 bool Connection::AcquireOp() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (closing_) return false;
   ++ops_;
   return true;
 }
 
 void Connection::ReleaseOp() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (--ops_ == 0) ops_done_.notify_all();
+  absl::MutexLock lock(&mu_);
+  --ops_;  // CloseAndWait's condition is evaluated on unlock
 }
 
 void Connection::AddContext(grpc::ClientContext* context) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   contexts_.insert(context);
   // A call that starts while closing is cancelled at once.
   if (closing_) context->TryCancel();
 }
 
 void Connection::RemoveContext(grpc::ClientContext* context) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   contexts_.erase(context);
 }
 
 bool Connection::closing() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return closing_;
 }
 
 void Connection::CloseAndWait() {
-  std::unique_lock<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   closing_ = true;
   for (grpc::ClientContext* context : contexts_) context->TryCancel();
-  ops_done_.wait(lock, [this] { return ops_ == 0; });
+  auto all_ended = [this]()
+                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return ops_ == 0; };
+  mu_.Await(absl::Condition(&all_ended));
 }
 
 }  // namespace vlb::etcd

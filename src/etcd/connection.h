@@ -5,16 +5,16 @@
 #define VLB_SRC_ETCD_CONNECTION_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <cstddef>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <unordered_set>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "etcd/client.h"
 #include "etcd/etcdserverpb/rpc.grpc.pb.h"
 #include "grpcpp/channel.h"
@@ -74,12 +74,11 @@ class Connection {
   std::vector<std::unique_ptr<Member>> members_;
   std::atomic<size_t> preferred_{0};
 
-  std::mutex mu_;
-  std::condition_variable ops_done_;
-  std::string token_;                                  // mu_
-  size_t ops_ = 0;                                     // mu_
-  bool closing_ = false;                               // mu_
-  std::unordered_set<grpc::ClientContext*> contexts_;  // mu_
+  absl::Mutex mu_;
+  std::string token_ ABSL_GUARDED_BY(mu_);
+  size_t ops_ ABSL_GUARDED_BY(mu_) = 0;
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  std::unordered_set<grpc::ClientContext*> contexts_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace vlb::etcd

@@ -1,5 +1,7 @@
 #include "etcd/dispatcher.h"
 
+#include <algorithm>
+#include <chrono>
 #include <future>
 
 namespace vlb::etcd {
@@ -11,20 +13,23 @@ Dispatcher::Dispatcher() {
 
 Dispatcher::~Dispatcher() { Shutdown(); }
 
+absl::Time Dispatcher::Now() const {
+  return absl::UnixEpoch() +
+         absl::FromChrono(std::chrono::steady_clock::now().time_since_epoch());
+}
+
 uint64_t Dispatcher::PostAfter(absl::Duration delay, std::function<void()> fn) {
-  const auto due = Clock::now() + absl::ToChronoNanoseconds(
-                                      std::max(delay, absl::ZeroDuration()));
-  std::lock_guard<std::mutex> lock(mu_);
+  const absl::Time due = Now() + std::max(delay, absl::ZeroDuration());
+  absl::MutexLock lock(&mu_);
   if (shutdown_) return 0;
   const uint64_t id = next_id_++;
   tasks_.emplace(Key{due, id}, std::move(fn));
   due_by_id_.emplace(id, due);
-  cv_.notify_one();
   return id;
 }
 
 bool Dispatcher::Cancel(uint64_t id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = due_by_id_.find(id);
   if (it == due_by_id_.end()) return false;
   tasks_.erase(Key{it->second, id});
@@ -50,38 +55,50 @@ void Dispatcher::RunSync(const std::function<void()>& fn) {
 
 void Dispatcher::Shutdown() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (shutdown_) return;
     shutdown_ = true;
     tasks_.clear();
     due_by_id_.clear();
-    cv_.notify_one();
   }
   if (thread_.joinable()) thread_.join();
 }
 
+std::function<void()> Dispatcher::TakeDueTask() {
+  // absl::Mutex wakes waiters on every unlock whose condition changed, so a
+  // new earlier task or a shutdown ends the wait as a notify would.
+  auto has_tasks = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return shutdown_ || !tasks_.empty();
+  };
+  mu_.Await(absl::Condition(&has_tasks));
+  if (shutdown_) return nullptr;
+  const Key first = tasks_.begin()->first;
+  if (first.first > Now()) {
+    auto changed = [this, first]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return shutdown_ || tasks_.empty() || tasks_.begin()->first != first;
+    };
+    // A relative wait: Mutex deadlines are wall-clock times, ours are not.
+    mu_.AwaitWithTimeout(absl::Condition(&changed), first.first - Now());
+    return nullptr;
+  }
+  auto it = tasks_.begin();
+  std::function<void()> fn = std::move(it->second);
+  due_by_id_.erase(first.second);
+  tasks_.erase(it);
+  return fn;
+}
+
 void Dispatcher::Loop() {
-  std::unique_lock<std::mutex> lock(mu_);
+  mu_.Lock();
   while (!shutdown_) {
-    if (tasks_.empty()) {
-      cv_.wait(lock);
-      continue;
-    }
-    auto first = tasks_.begin();
-    // Copied: the task may be cancelled (and freed) while we wait.
-    const Clock::time_point due = first->first.first;
-    if (due > Clock::now()) {
-      cv_.wait_until(lock, due);
-      continue;
-    }
-    std::function<void()> fn = std::move(first->second);
-    due_by_id_.erase(first->first.second);
-    tasks_.erase(first);
-    lock.unlock();
+    std::function<void()> fn = TakeDueTask();
+    if (!fn) continue;
+    mu_.Unlock();
     fn();
     fn = nullptr;  // destroy captures outside the lock as well
-    lock.lock();
+    mu_.Lock();
   }
+  mu_.Unlock();
 }
 
 }  // namespace vlb::etcd

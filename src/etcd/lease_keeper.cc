@@ -1,24 +1,12 @@
 #include "etcd/lease_keeper.h"
 
-#include <algorithm>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "etcd/stream_plumbing.h"
 
 namespace vlb::etcd {
-namespace {
-
-std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
-  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-      absl::ToChronoNanoseconds(d));
-}
-
-// How often a lease is kept alive, and how long an answer may take.
-std::chrono::steady_clock::duration Interval(absl::Duration ttl) {
-  return ToChrono(ttl / 3);
-}
-
-}  // namespace
 
 LeaseKeeper::LeaseKeeper(Connection* connection, Dispatcher* dispatcher)
     : connection_(connection),
@@ -29,22 +17,21 @@ LeaseKeeper::LeaseKeeper(Connection* connection, Dispatcher* dispatcher)
 void LeaseKeeper::Add(int64_t lease_id, absl::Duration ttl,
                       LeaseStateCallback on_state) {
   if (shutdown_) return;
-  const auto now = Clock::now();
-  Lease& lease = leases_[lease_id];
-  lease = Lease{};
-  lease.ttl = ttl;
-  lease.next_send = now;
-  lease.confirmed_until = now + ToChrono(ttl);
-  lease.on_state = std::move(on_state);
+  schedule_.Add(lease_id, ttl, dispatcher_->Now());
+  callbacks_[lease_id] = std::move(on_state);
   EnsureStream();
   ScheduleTick();
 }
 
-void LeaseKeeper::Remove(int64_t lease_id) { leases_.erase(lease_id); }
+void LeaseKeeper::Remove(int64_t lease_id) {
+  schedule_.Remove(lease_id);
+  callbacks_.erase(lease_id);
+}
 
 void LeaseKeeper::Shutdown() {
   shutdown_ = true;
-  leases_.clear();
+  schedule_ = LeaseSchedule();
+  callbacks_.clear();
   dispatcher_->Cancel(tick_timer_);
   dispatcher_->Cancel(reconnect_timer_);
   if (stream_) stream_->Cancel();
@@ -52,7 +39,9 @@ void LeaseKeeper::Shutdown() {
 }
 
 void LeaseKeeper::EnsureStream() {
-  if (stream_ || reconnect_timer_ != 0 || shutdown_ || leases_.empty()) return;
+  if (stream_ || reconnect_timer_ != 0 || shutdown_ || schedule_.empty()) {
+    return;
+  }
   stream_ = OpenDispatchedStream<etcdserverpb::LeaseKeepAliveRequest,
                                  etcdserverpb::LeaseKeepAliveResponse>(
       connection_, dispatcher_,
@@ -68,12 +57,7 @@ void LeaseKeeper::EnsureStream() {
       [this](const std::shared_ptr<Stream>& stream,
              const grpc::Status& status) { OnStreamDone(stream, status); });
   if (!stream_) return;  // closing
-  // A fresh stream: everything is due now.
-  const auto now = Clock::now();
-  for (auto& [id, lease] : leases_) {
-    lease.next_send = now;
-    lease.unanswered_since = Clock::time_point::max();
-  }
+  schedule_.StreamOpened(dispatcher_->Now());
   ScheduleTick();
 }
 
@@ -85,21 +69,18 @@ void LeaseKeeper::OnResponse(
   // resets the backoff.
   if (stream == nullptr || stream != stream_) return;
   backoff_.Reset();
-  auto it = leases_.find(response.id());
-  if (it == leases_.end()) return;
+  auto it = callbacks_.find(response.id());
+  if (it == callbacks_.end()) return;
   if (response.ttl() <= 0) {
-    LeaseStateCallback on_state = std::move(it->second.on_state);
-    leases_.erase(it);
+    LeaseStateCallback on_state = std::move(it->second);
+    Remove(response.id());
     on_state(absl::NotFoundError(
         absl::StrCat("etcd lease ", response.id(), " expired or was revoked")));
     return;
   }
-  Lease& lease = it->second;
-  lease.unanswered_since = Clock::time_point::max();
-  lease.confirmed_until = Clock::now() + std::chrono::seconds(response.ttl());
-  if (lease.unconfirmed) {
-    lease.unconfirmed = false;
-    lease.on_state(absl::OkStatus());
+  if (schedule_.Confirmed(response.id(), absl::Seconds(response.ttl()),
+                          dispatcher_->Now())) {
+    it->second(absl::OkStatus());
   }
 }
 
@@ -107,16 +88,6 @@ void LeaseKeeper::OnStreamDone(const std::shared_ptr<Stream>& stream,
                                const grpc::Status& status) {
   if (stream_ == nullptr || stream_ != stream) return;  // an older stream
   Reconnect(stream, status);
-}
-
-bool LeaseKeeper::StreamStalled(Clock::time_point now) const {
-  for (const auto& [id, lease] : leases_) {
-    if (lease.unanswered_since != Clock::time_point::max() &&
-        now - lease.unanswered_since >= Interval(lease.ttl)) {
-      return true;
-    }
-  }
-  return false;
 }
 
 void LeaseKeeper::Reconnect(const std::shared_ptr<Stream>& stream,
@@ -133,29 +104,17 @@ void LeaseKeeper::Reconnect(const std::shared_ptr<Stream>& stream,
 
 void LeaseKeeper::Tick() {
   tick_timer_ = 0;
-  const auto now = Clock::now();
-  if (stream_ && StreamStalled(now)) {
+  const absl::Time now = dispatcher_->Now();
+  if (stream_ && schedule_.Stalled(now)) {
     std::shared_ptr<Stream> stalled = stream_;
     stalled->Cancel();  // its end is ignored: it is no longer stream_
     Reconnect(stalled,
               grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
                            "etcd keep-alive not answered within TTL/3"));
   }
-  // Collect callbacks first: a callback may add or remove leases.
-  std::vector<LeaseStateCallback> unconfirmed;
-  for (auto& [id, lease] : leases_) {
-    if (stream_ && lease.next_send <= now) {
-      etcdserverpb::LeaseKeepAliveRequest request;
-      request.set_id(id);
-      stream_->Write(std::move(request));
-      lease.next_send = now + Interval(lease.ttl);
-      lease.unanswered_since = std::min(lease.unanswered_since, now);
-    }
-    if (!lease.unconfirmed && now > lease.confirmed_until) {
-      lease.unconfirmed = true;
-      unconfirmed.push_back(lease.on_state);
-    }
-  }
+  if (stream_) SendDue(now);
+  // Collected before the callbacks run: a callback may add or remove leases.
+  std::vector<LeaseStateCallback> unconfirmed = TakeExpired(now);
   ScheduleTick();
   for (auto& on_state : unconfirmed) {
     on_state(absl::UnavailableError(
@@ -164,24 +123,30 @@ void LeaseKeeper::Tick() {
   }
 }
 
-void LeaseKeeper::ScheduleTick() {
-  if (shutdown_ || leases_.empty()) return;
-  auto due = Clock::time_point::max();
-  for (const auto& [id, lease] : leases_) {
-    // unanswered_since + interval comes no later than next_send, so waking
-    // for next_send also catches a stall in time.
-    if (stream_) due = std::min(due, lease.next_send);
-    if (!lease.unconfirmed) due = std::min(due, lease.confirmed_until);
+void LeaseKeeper::SendDue(absl::Time now) {
+  for (int64_t id : schedule_.TakeDue(now)) {
+    etcdserverpb::LeaseKeepAliveRequest request;
+    request.set_id(id);
+    stream_->Write(std::move(request));
   }
-  // Without a stream nothing is sent; still wake up to notice expiry.
-  const auto now = Clock::now();
-  if (due == Clock::time_point::max()) due = now + std::chrono::seconds(1);
-  due = std::max(due, now + std::chrono::milliseconds(5));
+}
+
+std::vector<LeaseStateCallback> LeaseKeeper::TakeExpired(absl::Time now) {
+  std::vector<LeaseStateCallback> unconfirmed;
+  for (int64_t id : schedule_.TakeExpired(now)) {
+    unconfirmed.push_back(callbacks_[id]);
+  }
+  return unconfirmed;
+}
+
+void LeaseKeeper::ScheduleTick() {
+  if (shutdown_ || schedule_.empty()) return;
+  const absl::Time now = dispatcher_->Now();
+  const absl::Time due = schedule_.NextWake(now, stream_ != nullptr);
   if (tick_timer_ != 0 && tick_due_ <= due) return;
   if (tick_timer_ != 0) dispatcher_->Cancel(tick_timer_);
   tick_due_ = due;
-  tick_timer_ =
-      dispatcher_->PostAfter(absl::FromChrono(due - now), [this] { Tick(); });
+  tick_timer_ = dispatcher_->PostAfter(due - now, [this] { Tick(); });
 }
 
 }  // namespace vlb::etcd

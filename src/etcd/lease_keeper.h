@@ -6,19 +6,22 @@
 // next is due, the member is taken as lost (hung, or cut off from the
 // leader it must forward renewals to) and the stream moves to the next
 // member, so that two more members can be tried before the lease expires.
+// The timing is LeaseSchedule's (unit-tested alone); this class does the
+// I/O, and reads time only from the dispatcher (the Scheduler seam).
 #ifndef VLB_SRC_ETCD_LEASE_KEEPER_H_
 #define VLB_SRC_ETCD_LEASE_KEEPER_H_
 
-#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <vector>
 
 #include "common/backoff.h"
 #include "etcd/bidi_stream.h"
 #include "etcd/client.h"
 #include "etcd/connection.h"
 #include "etcd/dispatcher.h"
+#include "etcd/lease_schedule.h"
 
 namespace vlb::etcd {
 
@@ -32,39 +35,29 @@ class LeaseKeeper {
   void Shutdown();
 
  private:
-  using Clock = std::chrono::steady_clock;
   using Stream = BidiStream<etcdserverpb::LeaseKeepAliveRequest,
                             etcdserverpb::LeaseKeepAliveResponse>;
-  struct Lease {
-    absl::Duration ttl;
-    Clock::time_point next_send;
-    Clock::time_point confirmed_until;  // no news past this: "Unavailable"
-    // When the oldest request not answered yet was sent on the current
-    // stream; max() when all were answered.
-    Clock::time_point unanswered_since = Clock::time_point::max();
-    bool unconfirmed = false;  // "Unavailable" was reported
-    LeaseStateCallback on_state;
-  };
 
   void EnsureStream();
   void OnResponse(const std::shared_ptr<Stream>& stream,
                   const etcdserverpb::LeaseKeepAliveResponse& response);
   void OnStreamDone(const std::shared_ptr<Stream>& stream,
                     const grpc::Status& status);
-  // True when some request on the stream waited longer than its interval.
-  bool StreamStalled(Clock::time_point now) const;
   // Drops the current stream and reopens one after a backoff.
   void Reconnect(const std::shared_ptr<Stream>& stream,
                  const grpc::Status& status);
   void Tick();
+  void SendDue(absl::Time now);
+  std::vector<LeaseStateCallback> TakeExpired(absl::Time now);
   void ScheduleTick();
 
   Connection* const connection_;
   Dispatcher* const dispatcher_;
-  std::map<int64_t, Lease> leases_;
+  LeaseSchedule schedule_;
+  std::map<int64_t, LeaseStateCallback> callbacks_;  // same keys as schedule_
   std::shared_ptr<Stream> stream_;
   uint64_t tick_timer_ = 0;
-  Clock::time_point tick_due_;
+  absl::Time tick_due_;
   uint64_t reconnect_timer_ = 0;
   internal::Backoff backoff_;
   bool shutdown_ = false;

@@ -12,11 +12,12 @@
 #include "vlb/registrar.h"
 
 #include <future>
-#include <mutex>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/backoff.h"
 #include "etcd/client.h"
 #include "registry/registrar_internal.h"
@@ -37,6 +38,7 @@ class RegistrarImpl final : public Registrar {
         callback_(std::move(callback)),
         client_(std::move(client)),
         key_(InstanceKey(options_.service_name, options_.instance_id)),
+        published_instance_(internal::InstanceFromOptions(options_)),
         instance_(internal::InstanceFromOptions(options_)),
         backoff_(options_.initial_backoff, options_.max_backoff) {}
 
@@ -113,9 +115,10 @@ class RegistrarImpl final : public Registrar {
             "metadata: the record would exceed ", kMaxRecordBytes, " bytes"));
         return;
       }
+      instance_ = std::move(updated);
       {
-        std::lock_guard<std::mutex> lock(mu_);
-        instance_ = std::move(updated);
+        absl::MutexLock lock(&mu_);
+        published_instance_ = instance_;
       }
       if (stopped_ || !started_) return;  // written by a later Start()
       if (can_wait) outcome = WaitForNextWrite();
@@ -187,16 +190,16 @@ class RegistrarImpl final : public Registrar {
   }
 
   ServiceInstance instance() const override {
-    std::lock_guard<std::mutex> lock(mu_);
-    return instance_;
+    absl::MutexLock lock(&mu_);
+    return published_instance_;
   }
   std::string key() const override { return key_; }
   int64_t lease_id() const override {
-    std::lock_guard<std::mutex> lock(mu_);
-    return lease_id_;
+    absl::MutexLock lock(&mu_);
+    return published_lease_id_;
   }
   bool registered() const override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return registered_;
   }
 
@@ -208,11 +211,12 @@ class RegistrarImpl final : public Registrar {
   }
 
   void SetLease(int64_t lease) {
-    std::lock_guard<std::mutex> lock(mu_);
     lease_id_ = lease;
+    absl::MutexLock lock(&mu_);
+    published_lease_id_ = lease;
   }
   void SetRegistered(bool registered) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     registered_ = registered;
   }
 
@@ -261,9 +265,10 @@ class RegistrarImpl final : public Registrar {
     }
     const int64_t lease = grant->id();
     SetLease(lease);
-    client_->KeepAlive(lease, options_.ttl, [this, lease](absl::Status state) {
-      OnLeaseState(lease, state);
-    });
+    client_->KeepAlive(lease, options_.ttl,
+                       [this, lease](const absl::Status& state) {
+                         OnLeaseState(lease, state);
+                       });
     WriteKey();
   }
 
@@ -451,12 +456,16 @@ class RegistrarImpl final : public Registrar {
   const std::shared_ptr<etcd::Client> client_;
   const std::string key_;
 
-  mutable std::mutex mu_;
-  ServiceInstance instance_;  // mu_
-  int64_t lease_id_ = 0;      // mu_ for writes; read freely on the dispatcher
-  bool registered_ = false;   // mu_
+  // What the accessors read from any thread: copies of the dispatcher's
+  // instance_ and lease_id_, published after each change.
+  mutable absl::Mutex mu_;
+  ServiceInstance published_instance_ ABSL_GUARDED_BY(mu_);
+  int64_t published_lease_id_ ABSL_GUARDED_BY(mu_) = 0;
+  bool registered_ ABSL_GUARDED_BY(mu_) = false;
 
   // Dispatcher-thread state.
+  ServiceInstance instance_;
+  int64_t lease_id_ = 0;
   bool started_ = false;
   bool stopped_ = false;
   bool in_flight_ = false;  // a grant or write is outstanding

@@ -4,6 +4,9 @@
 // fall due, in time order (FIFO among tasks due at the same time);
 // RunUntilIdle() runs what is due now without moving time.
 //
+// It implements vlb's time seam (common/scheduler.h), so code that takes a
+// Scheduler runs on it unchanged.
+//
 // Thread-safety: none. One test thread owns it; tasks run on that thread,
 // inside AdvanceTime()/RunUntilIdle(), one at a time.
 #ifndef VLB_TESTS_SUPPORT_FAKE_CLOCK_H_
@@ -15,24 +18,28 @@
 #include <utility>
 
 #include "absl/time/time.h"
+#include "common/scheduler.h"
 
 namespace vlb::testing {
 
-class FakeClock {
+class FakeClock final : public internal::Scheduler {
  public:
   // Starts at a fixed, recognizable time so that logs are reproducible.
   FakeClock() = default;
   FakeClock(const FakeClock&) = delete;
   FakeClock& operator=(const FakeClock&) = delete;
 
-  absl::Time Now() const { return now_; }
+  absl::Time Now() const override { return now_; }
   // Time elapsed since the clock was made (handy in assertions).
   absl::Duration Elapsed() const { return now_ - kEpoch; }
 
   // Queues `fn` to run at Now() + max(delay, 0); returns a non-zero id.
   uint64_t RunAfter(absl::Duration delay, std::function<void()> fn);
+  uint64_t PostAfter(absl::Duration delay, std::function<void()> fn) override {
+    return RunAfter(delay, std::move(fn));
+  }
   // Removes a task that has not started; returns whether it was queued.
-  bool Cancel(uint64_t id);
+  bool Cancel(uint64_t id) override;
 
   // Moves time forward by `d`, running each task due on the way at its own
   // time (tasks they queue within the window run too).
