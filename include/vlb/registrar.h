@@ -84,7 +84,8 @@ class Registrar {
   // returns its outcome; on failure (e.g. etcd unreachable) registration
   // still goes on in the background until Stop(). Calling it again is a no-op
   // returning the current state.
-  virtual absl::Status Start(absl::Duration wait = absl::Seconds(10)) = 0;
+  virtual absl::Status Start(absl::Duration wait) = 0;
+  absl::Status Start() { return Start(absl::Seconds(10)); }
 
   // Rewrites the value in place under the same lease and waits for the
   // write. Fields left empty are kept. InvalidArgument on bad values.

@@ -31,7 +31,7 @@ inline constexpr uint32_t kMaxWeight = 10000;
 inline constexpr uint32_t kDefaultWeight = 1;
 
 // Records larger than this are rejected when decoding (and never written).
-inline constexpr size_t kMaxRecordBytes = 64 * 1024;
+inline constexpr size_t kMaxRecordBytes = size_t{64} * 1024;
 
 struct ServiceInstance {
   std::string name;  // last part of the dotted service name, e.g. "app"

@@ -381,29 +381,38 @@ class VersionRequestParser {
     }
   }
 
-  bool ParseTerm() {
-    size_t term_start = pos_;
-    std::optional<Op> op;
+  // A term's leading operator: a range ('^', '~') or a comparison.
+  struct TermOperator {
     char range = '\0';  // '^' or '~'
-    char c = s_[pos_];
+    std::optional<Op> op;
+    bool present() const { return range != '\0' || op.has_value(); }
+  };
+
+  TermOperator ParseOperator() {
+    TermOperator t;
+    const char c = s_[pos_];
     if (c == '^' || c == '~') {
-      range = c;
+      t.range = c;
       ++pos_;
     } else if (c == '=') {
-      op = Op::kEq;
+      t.op = Op::kEq;
       ++pos_;
     } else if (c == '>' || c == '<') {
-      bool inclusive = pos_ + 1 < s_.size() && s_[pos_ + 1] == '=';
-      op = c == '>' ? (inclusive ? Op::kGe : Op::kGt)
-                    : (inclusive ? Op::kLe : Op::kLt);
+      const bool inclusive = pos_ + 1 < s_.size() && s_[pos_ + 1] == '=';
+      t.op = c == '>' ? (inclusive ? Op::kGe : Op::kGt)
+                      : (inclusive ? Op::kLe : Op::kLt);
       pos_ += inclusive ? 2 : 1;
     }
-    bool has_operator = range != '\0' || op.has_value();
-    if (has_operator) SkipSpaces();
-    size_t token_start = pos_;
-    absl::string_view token = NextToken();
+    return t;
+  }
 
-    if (has_operator) {
+  bool ParseTerm() {
+    const size_t term_start = pos_;
+    const TermOperator oper = ParseOperator();
+    if (oper.present()) SkipSpaces();
+    const size_t token_start = pos_;
+    const absl::string_view token = NextToken();
+    if (oper.present()) {
       if (StartsWildcard(token)) {
         return Reject(ErrorCode::kWildcardAfterOperator, token_start);
       }
@@ -411,33 +420,43 @@ class VersionRequestParser {
         return Reject(ErrorCode::kMissingVersion, term_start);
       }
     } else if (!StartsVersion(token) && !StartsWildcard(token)) {
-      if (!absl::ascii_isalpha(token.empty() ? '\0' : token[0])) {
-        return Reject(ErrorCode::kUnexpectedChar, token_start);
-      }
-      if (alt_->num_terms > 1) {
-        return Reject(ErrorCode::kLabelNotAlone, token_start);
-      }
-      alt_->kind = Kind::kLabel;
-      alt_->label_offset = static_cast<uint16_t>(token_start);
-      alt_->label_size = static_cast<uint16_t>(token.size());
-      return true;
+      return ParseLabel(token, token_start);
     }
-
     VersionToken parsed;
     size_t error_pos = 0;
-    ErrorCode code = ParseVersionToken(token, /*allow_wildcards=*/!has_operator,
-                                       &parsed, &error_pos);
+    const ErrorCode code = ParseVersionToken(
+        token, /*allow_wildcards=*/!oper.present(), &parsed, &error_pos);
     if (code != ErrorCode::kNone) {
       return Reject(code, token_start + error_pos);
     }
+    AddVersionTerm(oper, parsed);
+    return true;
+  }
+
+  // A term that is neither a version nor a wildcard: a label ("canary"),
+  // which must stand alone.
+  bool ParseLabel(absl::string_view token, size_t token_start) {
+    if (!absl::ascii_isalpha(token.empty() ? '\0' : token[0])) {
+      return Reject(ErrorCode::kUnexpectedChar, token_start);
+    }
+    if (alt_->num_terms > 1) {
+      return Reject(ErrorCode::kLabelNotAlone, token_start);
+    }
+    alt_->kind = Kind::kLabel;
+    alt_->label_offset = static_cast<uint16_t>(token_start);
+    alt_->label_size = static_cast<uint16_t>(token.size());
+    return true;
+  }
+
+  void AddVersionTerm(const TermOperator& oper, const VersionToken& parsed) {
     const SemVer& v = parsed.version;
     if (parsed.wildcard_parts > 0) {
-      if (v.parts == 0) return true;  // "*": no constraint
+      if (v.parts == 0) return;  // "*": no constraint
       AddRange(v, /*bump_part=*/v.parts - 1);
-      return true;
+      return;
     }
     alt_->kind = Kind::kRange;
-    if (range == '^') {
+    if (oper.range == '^') {
       // npm: the range ends where the first non-zero written part changes;
       // if all written parts are zero, at the last written one.
       int bump = v.parts - 1;
@@ -447,13 +466,12 @@ class VersionRequestParser {
         bump = 1;
       }
       AddRange(v, bump);
-    } else if (range == '~') {
+    } else if (oper.range == '~') {
       AddRange(v, v.parts == 1 ? 0 : 1);
     } else {
-      alt_->has_exact |= op.value_or(Op::kEq) == Op::kEq;
-      AddBound(v, op.value_or(Op::kEq));
+      alt_->has_exact |= oper.op.value_or(Op::kEq) == Op::kEq;
+      AddBound(v, oper.op.value_or(Op::kEq));
     }
-    return true;
   }
 
   void AddBound(const SemVer& v, Op op) {

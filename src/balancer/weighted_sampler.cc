@@ -33,7 +33,8 @@ WeightedSampler::Table WeightedSampler::Add(
 
   // Buckets of 2^shift positions, the largest power of two not above the
   // mean weight: between one and two buckets per item.
-  const uint64_t mean = table.total / items.size();
+  // At least 1: zero weights (not handed in today) must not shift by -1.
+  const uint64_t mean = std::max<uint64_t>(table.total / items.size(), 1);
   table.shift = static_cast<uint32_t>(BitWidth(mean) - 1);
   const uint64_t buckets = ((table.total - 1) >> table.shift) + 1;
   const Entry* entries = entries_.data() + table.entries_begin;

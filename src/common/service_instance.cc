@@ -179,7 +179,7 @@ absl::StatusOr<ServiceInstance> DecodeServiceRecord(absl::string_view json) {
 
 namespace {
 
-absl::StatusOr<ServiceInstance> Decode(absl::string_view json) {
+absl::StatusOr<Json> ParseRecordObject(absl::string_view json) {
   Json root;
   try {
     root = Json::parse(json.begin(), json.end());
@@ -192,25 +192,22 @@ absl::StatusOr<ServiceInstance> Decode(absl::string_view json) {
     return absl::InvalidArgumentError(
         absl::StrCat("record: expected a JSON object, got ", root.type_name()));
   }
+  return root;
+}
 
-  ServiceInstance instance;
-  Json unknown = Json::object();
-
-  auto node_it = root.find("node");
-  if (node_it == root.end()) {
-    return absl::InvalidArgumentError("node is missing");
-  }
-  const Json& node = *node_it;
+// Reads `node` into `instance`; fields vlb does not know go to `unknown`.
+absl::Status DecodeNode(const Json& node, ServiceInstance* instance,
+                        Json* unknown) {
   if (!node.is_object()) return WrongType("node", "an object", node);
   // name, path and id may be missing: the reader knows the key, from which
   // it can derive them. Guessing them here would make Encode(Decode(x))
   // differ from x.
   for (auto [field, out] :
-       {std::pair<const char*, std::string*>{"name", &instance.name},
-        {"path", &instance.path},
-        {"id", &instance.id},
-        {"version", &instance.version},
-        {"address", &instance.address}}) {
+       {std::pair<const char*, std::string*>{"name", &instance->name},
+        {"path", &instance->path},
+        {"id", &instance->id},
+        {"version", &instance->version},
+        {"address", &instance->address}}) {
     if (absl::Status status = ReadNodeString(node, field, *out); !status.ok()) {
       return status;
     }
@@ -220,13 +217,13 @@ absl::StatusOr<ServiceInstance> Decode(absl::string_view json) {
   if (!node.contains("version")) {
     return absl::InvalidArgumentError("node.version is missing");
   }
-  if (instance.version.empty()) {
+  if (instance->version.empty()) {
     return absl::InvalidArgumentError("node.version is empty");
   }
   if (!node.contains("address")) {
     return absl::InvalidArgumentError("node.address is missing");
   }
-  if (absl::Status status = ValidateAddress(instance.address); !status.ok()) {
+  if (absl::Status status = ValidateAddress(instance->address); !status.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("node.address: ", status.message()));
   }
@@ -234,30 +231,46 @@ absl::StatusOr<ServiceInstance> Decode(absl::string_view json) {
   for (const auto& [key, value] : node.items()) {
     if (!IsNodeField(key)) unknown_node[key] = value;
   }
-  if (!unknown_node.empty()) unknown["node"] = std::move(unknown_node);
+  if (!unknown_node.empty()) (*unknown)["node"] = std::move(unknown_node);
+  return absl::OkStatus();
+}
 
-  auto metadata_it = root.find("metadata");
-  // Go writes a nil map as null.
-  if (metadata_it != root.end() && !metadata_it->is_null()) {
-    const Json& metadata = *metadata_it;
-    if (!metadata.is_object()) {
-      return WrongType("metadata", "an object", metadata);
-    }
-    for (const auto& [key, value] : metadata.items()) {
-      if (key == kWeightKey) {
-        absl::StatusOr<uint32_t> weight = ParseWeight(value);
-        if (!weight.ok()) return weight.status();
-        instance.weight = *weight;
-        continue;
-      }
-      if (!value.is_string()) {
-        return WrongType(absl::StrCat("metadata.", key), "a string", value);
-      }
-      instance.metadata.emplace(key, value.get<std::string>());
-    }
+absl::Status DecodeMetadata(const Json& metadata, ServiceInstance* instance) {
+  if (metadata.is_null()) return absl::OkStatus();  // Go's nil map
+  if (!metadata.is_object()) {
+    return WrongType("metadata", "an object", metadata);
   }
+  for (const auto& [key, value] : metadata.items()) {
+    if (key == kWeightKey) {
+      absl::StatusOr<uint32_t> weight = ParseWeight(value);
+      if (!weight.ok()) return weight.status();
+      instance->weight = *weight;
+      continue;
+    }
+    if (!value.is_string()) {
+      return WrongType(absl::StrCat("metadata.", key), "a string", value);
+    }
+    instance->metadata.emplace(key, value.get<std::string>());
+  }
+  return absl::OkStatus();
+}
 
-  for (const auto& [key, value] : root.items()) {
+absl::StatusOr<ServiceInstance> Decode(absl::string_view json) {
+  absl::StatusOr<Json> root = ParseRecordObject(json);
+  if (!root.ok()) return root.status();
+  auto node_it = root->find("node");
+  if (node_it == root->end()) {
+    return absl::InvalidArgumentError("node is missing");
+  }
+  ServiceInstance instance;
+  Json unknown = Json::object();
+  if (absl::Status s = DecodeNode(*node_it, &instance, &unknown); !s.ok()) {
+    return s;
+  }
+  if (auto it = root->find("metadata"); it != root->end()) {
+    if (absl::Status s = DecodeMetadata(*it, &instance); !s.ok()) return s;
+  }
+  for (const auto& [key, value] : root->items()) {
     if (key != "node" && key != "metadata") unknown[key] = value;
   }
   if (!unknown.empty()) {

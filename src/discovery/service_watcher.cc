@@ -22,7 +22,7 @@ ServiceWatcher::ServiceWatcher(std::shared_ptr<etcd::Client> client,
       service_name_(std::move(service_name)),
       prefix_(ServicePrefix(service_name_)),
       callbacks_(std::move(callbacks)),
-      options_(options),
+      options_(std::move(options)),
       backoff_(client_->options().initial_backoff,
                client_->options().max_backoff) {}
 

@@ -76,7 +76,7 @@ void LeaseTimeToLiveRpc(Member& m, grpc::ClientContext* c,
 
 class ClientImpl final : public Client {
  public:
-  explicit ClientImpl(ClientOptions options)
+  explicit ClientImpl(const ClientOptions& options)
       : connection_(options),
         lease_keeper_(&connection_, &dispatcher_),
         watch_hub_(&connection_, &dispatcher_) {}
@@ -260,7 +260,8 @@ std::string PrefixRangeEnd(const std::string& prefix) {
   return std::string(1, '\0');  // every key >= prefix
 }
 
-absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
+absl::StatusOr<std::unique_ptr<Client>> Client::Create(
+    const ClientOptions& options) {
   if (options.endpoints.empty()) {
     return absl::InvalidArgumentError("etcd endpoints: none given");
   }
@@ -287,7 +288,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
   if (absl::Status status = CheckTlsOptions(options.tls); !status.ok()) {
     return status;
   }
-  return std::unique_ptr<Client>(new ClientImpl(std::move(options)));
+  return std::unique_ptr<Client>(new ClientImpl(options));
 }
 
 }  // namespace vlb::etcd

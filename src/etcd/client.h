@@ -118,7 +118,8 @@ using Callback = std::function<void(absl::StatusOr<T>)>;
 class Client {
  public:
   // InvalidArgument when options are unusable. Does not connect yet.
-  static absl::StatusOr<std::unique_ptr<Client>> Create(ClientOptions options);
+  static absl::StatusOr<std::unique_ptr<Client>> Create(
+      const ClientOptions& options);
 
   virtual ~Client() = default;
   virtual void Close() = 0;

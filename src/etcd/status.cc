@@ -24,20 +24,17 @@ absl::Status FromGrpcStatus(const grpc::Status& status,
 }
 
 bool IsRetryableOnOtherEndpoint(const grpc::Status& status) {
-  switch (status.error_code()) {
-    case grpc::StatusCode::UNAVAILABLE:
-      return true;
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-      // A member that stopped answering on an open connection (hung, or cut
-      // off from the network behind it) shows only as a deadline: without
-      // moving on, every request would wait there for the whole timeout.
-      // The request may have been applied anyway; see client.h for why
-      // retrying vlb's requests is safe.
-      return true;
-    default:
-      // A member that lost its leader answers with this message.
-      return absl::StrContains(status.error_message(), "no leader");
+  // A member that stopped answering on an open connection (hung, or cut
+  // off from the network behind it) shows only as DEADLINE_EXCEEDED: without
+  // moving on, every request would wait there for the whole timeout. The
+  // request may have been applied anyway; see client.h for why retrying
+  // vlb's requests is safe.
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+      status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    return true;
   }
+  // A member that lost its leader answers with this message.
+  return absl::StrContains(status.error_message(), "no leader");
 }
 
 bool IsAuthTokenError(const grpc::Status& status) {

@@ -12,7 +12,7 @@ uint64_t ScheduleStreamReconnect(Connection* connection, Dispatcher* dispatcher,
   }
   return dispatcher->PostAfter(
       backoff.Next(), [connection, dispatcher, reopen = std::move(reopen)] {
-        connection->EnsureToken([dispatcher, reopen](absl::Status) {
+        connection->EnsureToken([dispatcher, reopen](const absl::Status&) {
           // A token failure shows again on the stream itself; just try.
           dispatcher->Post(reopen);
         });

@@ -48,7 +48,8 @@ absl::Status Problem(absl::string_view origin, absl::string_view problem) {
 // The reason of the oldest queued OpenSSL error ("bad base64 decode"...),
 // and an empty queue afterwards.
 std::string TakeOpenSslError() {
-  const unsigned long error = ERR_peek_error();  // NOLINT(runtime/int)
+  // NOLINTNEXTLINE(google-runtime-int): OpenSSL's type
+  const unsigned long error = ERR_peek_error();
   const char* reason = ERR_reason_error_string(error);
   ERR_clear_error();
   return reason != nullptr ? reason : "unknown OpenSSL error";
@@ -69,7 +70,8 @@ absl::StatusOr<std::vector<UniqueX509>> ReadCertificates(
     certs.emplace_back(cert);
   }
   // The loop always ends on an error; "no start line" is the end of input.
-  const unsigned long error = ERR_peek_last_error();  // NOLINT(runtime/int)
+  // NOLINTNEXTLINE(google-runtime-int): OpenSSL's type
+  const unsigned long error = ERR_peek_last_error();
   if (ERR_GET_LIB(error) == ERR_LIB_PEM &&
       ERR_GET_REASON(error) == PEM_R_NO_START_LINE) {
     ERR_clear_error();
