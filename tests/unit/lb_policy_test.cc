@@ -11,10 +11,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
-#include "grpc_adapter/testing/lb_harness.h"
 #include "gtest/gtest.h"
+#include "lb_harness.h"
 
-namespace vlb::grpc_adapter::testing {
+namespace vlb::testing {
 namespace {
 
 using Kind = PickOutcome::Kind;
@@ -250,4 +250,4 @@ TEST(LbPolicyTest, UnknownPolicyIsAnError) {
 }
 
 }  // namespace
-}  // namespace vlb::grpc_adapter::testing
+}  // namespace vlb::testing
