@@ -1,6 +1,6 @@
 // Pick cost and picker rebuild cost of vlb's policies next to gRPC's own
 // round_robin, all driven through gRPC's LB policy interfaces with the same
-// fake subchannels (grpc_adapter/testing/lb_harness.h), so that the only
+// fake subchannels (tests/support/lb_harness.h), so that the only
 // difference between the rows is the policy.
 //
 //   BM_Pick/<scenario>/<endpoints>/threads:<t>
@@ -36,14 +36,14 @@
 #include <vector>
 
 #include "allocation_counter.h"
-#include "grpc_adapter/testing/lb_harness.h"
+#include "lb_harness.h"
 
 namespace {
 
-using vlb::grpc_adapter::testing::Connectivity;
-using vlb::grpc_adapter::testing::FakeEndpoint;
-using vlb::grpc_adapter::testing::LbHarness;
-using vlb::grpc_adapter::testing::PickOutcome;
+using vlb::testing::Connectivity;
+using vlb::testing::FakeEndpoint;
+using vlb::testing::LbHarness;
+using vlb::testing::PickOutcome;
 
 #ifdef VLB_BENCH_SANITIZED
 // ASan/UBSan make large setups slow and say nothing about release speed.

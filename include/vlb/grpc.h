@@ -16,7 +16,8 @@
 // <service>" names the cluster. One etcd connection and one watch stream
 // per cluster are shared by every channel in the process.
 //
-// Load-balancing policies (select them in the service config):
+// Load-balancing policies (select them in the service config; their names
+// are constants in vlb/policy_names.h):
 //   vlb_version               routes each call by its version header
 //   vlb_weighted_round_robin  static weights from the registry
 //   vlb_random                uniform random
@@ -36,10 +37,9 @@
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
 #include "vlb/etcd_options.h"
+#include "vlb/policy_names.h"
 
 namespace vlb {
-
-inline constexpr char kDefaultVersionHeader[] = "x-version";
 
 struct PluginOptions {
   // The cluster used by "etcd:///<service>" targets. Its other settings

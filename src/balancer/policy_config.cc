@@ -18,15 +18,10 @@ namespace {
 
 using Json = nlohmann::json;
 
-constexpr absl::string_view kVersionPolicy = "vlb_version";
-constexpr absl::string_view kWeightedRoundRobinPolicy =
-    "vlb_weighted_round_robin";
-constexpr absl::string_view kRandomPolicy = "vlb_random";
-
-// Service configs come from the network (resolver, xDS), so parsing must not
-// throw. The DOM parser without exceptions only says "invalid", so a second,
-// SAX pass that ignores everything but the error recovers nlohmann's
-// description (line, column, what was expected).
+// Configuration text may come from anywhere, so parsing must not throw. The DOM
+// parser without exceptions only says "invalid", so a second, SAX pass that
+// ignores everything but the error recovers nlohmann's description (line,
+// column, what was expected).
 class ErrorRecorder : public nlohmann::json_sax<Json> {
  public:
   bool null() override { return true; }
@@ -116,7 +111,7 @@ absl::Status ReadString(absl::string_view policy, absl::string_view field,
 // Only the shape of the JSON is checked here; the values are judged by
 // MakeVersionPolicyConfig, which vlb::CreateChannel uses too.
 absl::StatusOr<VersionPolicySettings> ReadVersionFields(const Json& object) {
-  const absl::string_view policy = kVersionPolicy;
+  const absl::string_view policy = kVersionPolicyName;
   VersionPolicySettings settings;
   for (const auto& [key, value] : object.items()) {
     absl::Status status;
@@ -144,52 +139,63 @@ absl::StatusOr<VersionPolicySettings> ReadVersionFields(const Json& object) {
   return settings;
 }
 
+// The defaults of `policy_name`, which decide what its JSON may hold.
+absl::StatusOr<PolicyConfig> DefaultsOf(absl::string_view policy_name) {
+  PolicyConfig config;
+  if (policy_name == kWeightedRoundRobinPolicyName) {
+    config.version_aware = false;
+    config.child = ChildPolicy::kWeightedRoundRobin;
+  } else if (policy_name == kRandomPolicyName) {
+    config.version_aware = false;
+    config.child = ChildPolicy::kRandom;
+  } else if (policy_name != kVersionPolicyName) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown policy \"", absl::CHexEscape(policy_name), "\" (expected ",
+        kVersionPolicyName, ", ", kWeightedRoundRobinPolicyName, " or ",
+        kRandomPolicyName, ")"));
+  }
+  return config;
+}
+
 }  // namespace
+
+absl::StatusOr<PolicyConfig> PolicyConfigFromJson(absl::string_view policy_name,
+                                                  const nlohmann::json& value) {
+  absl::StatusOr<PolicyConfig> config = DefaultsOf(policy_name);
+  if (!config.ok() || value.is_null()) return config;
+  if (!value.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        policy_name, ": must be a JSON object, not ", TypeName(value)));
+  }
+  if (config->version_aware) {
+    absl::StatusOr<VersionPolicySettings> settings = ReadVersionFields(value);
+    if (!settings.ok()) return settings.status();
+    return MakeVersionPolicyConfig(*settings, kServiceConfigFieldNames);
+  }
+  if (!value.empty()) {
+    return FieldError(
+        policy_name, absl::CHexEscape(value.begin().key()),
+        absl::StrCat("unknown field (", policy_name, " takes no fields)"));
+  }
+  return config;
+}
 
 absl::StatusOr<PolicyConfig> ParsePolicyConfig(absl::string_view policy_name,
                                                absl::string_view json) {
-  PolicyConfig config;
-  if (policy_name == kWeightedRoundRobinPolicy) {
-    config.version_aware = false;
-    config.child = ChildPolicy::kWeightedRoundRobin;
-  } else if (policy_name == kRandomPolicy) {
-    config.version_aware = false;
-    config.child = ChildPolicy::kRandom;
-  } else if (policy_name != kVersionPolicy) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown policy \"", absl::CHexEscape(policy_name),
-                     "\" (expected ", kVersionPolicy, ", ",
-                     kWeightedRoundRobinPolicy, " or ", kRandomPolicy, ")"));
-  }
-
-  // gRPC hands over an absent config as empty text or `null`.
+  // An unknown policy is reported before anything about its JSON.
+  absl::StatusOr<PolicyConfig> defaults = DefaultsOf(policy_name);
+  if (!defaults.ok()) return defaults.status();
   absl::string_view text = absl::StripAsciiWhitespace(json);
-  if (text.empty()) return config;
-  Json object = Json::parse(text.begin(), text.end(), /*cb=*/nullptr,
-                            /*allow_exceptions=*/false);
-  if (object.is_discarded()) {
+  if (text.empty()) return defaults;
+  Json value = Json::parse(text.begin(), text.end(), /*cb=*/nullptr,
+                           /*allow_exceptions=*/false);
+  if (value.is_discarded()) {
     ErrorRecorder recorder;
     Json::sax_parse(text.begin(), text.end(), &recorder);
     return absl::InvalidArgumentError(
         absl::StrCat(policy_name, ": invalid JSON: ", recorder.message()));
   }
-  if (object.is_null()) return config;
-  if (!object.is_object()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        policy_name, ": must be a JSON object, not ", TypeName(object)));
-  }
-
-  if (config.version_aware) {
-    absl::StatusOr<VersionPolicySettings> settings = ReadVersionFields(object);
-    if (!settings.ok()) return settings.status();
-    return MakeVersionPolicyConfig(*settings, kServiceConfigFieldNames);
-  }
-  if (!object.empty()) {
-    return FieldError(
-        policy_name, absl::CHexEscape(object.begin().key()),
-        absl::StrCat("unknown field (", policy_name, " takes no fields)"));
-  }
-  return config;
+  return PolicyConfigFromJson(policy_name, value);
 }
 
 absl::StatusOr<PolicyConfig> MakeVersionPolicyConfig(

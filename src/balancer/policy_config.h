@@ -3,7 +3,8 @@
 //   {"loadBalancingConfig": [{"vlb_version": {
 //       "header": "x-version", "defaultVersion": "v1",
 //       "fallback": ["v2", "*"], "childPolicy": "weighted_round_robin"}}]}
-// The adapter hands over the JSON text of the inner object.
+// The adapter hands over the inner object as gRPC parsed it, converted to a
+// JSON tree (no text in between); this layer never sees gRPC types.
 #ifndef VLB_SRC_BALANCER_POLICY_CONFIG_H_
 #define VLB_SRC_BALANCER_POLICY_CONFIG_H_
 
@@ -14,6 +15,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "balancer/version.h"
+#include "nlohmann/json_fwd.hpp"
+#include "vlb/policy_names.h"
 
 namespace vlb::internal {
 
@@ -23,7 +26,7 @@ struct PolicyConfig {
   // When false (vlb_weighted_round_robin, vlb_random) calls are not routed
   // by version: every instance is eligible and headers are ignored.
   bool version_aware = true;
-  std::string header = "x-version";  // lower-case metadata key
+  std::string header = kDefaultVersionHeader;  // lower-case metadata key
   // Used when a call names no version; without it such calls may use every
   // instance.
   std::optional<VersionRequest> default_version;
@@ -32,19 +35,25 @@ struct PolicyConfig {
   ChildPolicy child = ChildPolicy::kRoundRobin;
 };
 
-// Parses the JSON object configuring `policy_name` ("vlb_version",
-// "vlb_weighted_round_robin" or "vlb_random"). Errors are InvalidArgument
-// and name the field, e.g. `vlb_version.fallback[1]: invalid version
-// request "^": ...`. Unknown fields are errors (typos should not pass
-// silently). vlb_version's values are checked by MakeVersionPolicyConfig.
-// Thread-safe.
+// Reads the JSON value configuring `policy_name` (one of the names in
+// vlb/policy_names.h): null (defaults) or an object. Errors are
+// InvalidArgument and name the field, e.g. `vlb_version.fallback[1]:
+// invalid version request "^": ...`. Unknown fields are errors (typos
+// should not pass silently). vlb_version's values are checked by
+// MakeVersionPolicyConfig. Thread-safe; O(size of `value`).
+absl::StatusOr<PolicyConfig> PolicyConfigFromJson(absl::string_view policy_name,
+                                                  const nlohmann::json& value);
+
+// The same from JSON text (tests, tools): empty text means defaults, and
+// text that is not JSON is InvalidArgument "<policy>: invalid JSON: <where
+// and why>". Thread-safe.
 absl::StatusOr<PolicyConfig> ParsePolicyConfig(absl::string_view policy_name,
                                                absl::string_view json);
 
 // vlb_version's settings as plain values, from its JSON object or from
 // vlb::VersionPolicyOptions. Defaults are those of an absent JSON field.
 struct VersionPolicySettings {
-  std::string header = "x-version";
+  std::string header = kDefaultVersionHeader;
   std::optional<std::string> default_version;  // nullopt: none
   std::vector<std::string> fallback;
   std::string child_policy = "round_robin";

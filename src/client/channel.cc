@@ -66,7 +66,7 @@ std::string VersionServiceConfig(const VersionPolicyOptions& options) {
   policy["childPolicy"] = options.child_policy;
   nlohmann::json config;
   config["loadBalancingConfig"] =
-      nlohmann::json::array({nlohmann::json{{"vlb_version", policy}}});
+      nlohmann::json::array({nlohmann::json{{kVersionPolicyName, policy}}});
   // Options may hold invalid UTF-8, on which dump() would throw.
   return config.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

@@ -7,6 +7,7 @@
 #include <grpc/support/log.h>
 
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -23,6 +24,7 @@
 #include "discovery/service_watcher.h"
 #include "discovery/socket_address.h"
 #include "etcd/public_options.h"
+#include "grpc_adapter/etcd_resolver_internal.h"
 #include "grpc_adapter/instance_attribute.h"
 #include "grpc_adapter/plugin_state.h"
 
@@ -35,7 +37,7 @@ using grpc_core::ServerAddressList;
 
 // The same parser as vlb::CreateChannel's, on the target as gRPC parsed it
 // (ToString() re-escapes what the parser decoded). It also checks that the
-// scheme is its kEtcdTargetScheme, so the two names cannot drift apart.
+// scheme is kEtcdTargetScheme, the scheme this factory registers.
 absl::StatusOr<internal::EtcdTarget> ParseTarget(const grpc_core::URI& uri) {
   return internal::ParseEtcdTarget(uri.ToString());
 }
@@ -43,23 +45,22 @@ absl::StatusOr<internal::EtcdTarget> ParseTarget(const grpc_core::URI& uri) {
 class EtcdResolver final : public Resolver {
  public:
   EtcdResolver(grpc_core::ResolverArgs args,
-               std::shared_ptr<etcd::Client> client, std::string service)
+               std::shared_ptr<etcd::Client> client,
+               EtcdResolverOptions options)
       : work_serializer_(std::move(args.work_serializer)),
         result_handler_(std::move(args.result_handler)),
         channel_args_(std::move(args.args)),
         client_(std::move(client)),
-        service_(std::move(service)) {}
+        service_(std::move(options.service)),
+        watcher_options_(std::move(options.watcher)),
+        hand_off_(std::move(options.hand_off)) {}
 
   void StartLocked() override {
     book_ = std::make_shared<internal::AddressBook>(
         BookHooks(), client_->options().initial_backoff,
         client_->options().max_backoff);
-    internal::ServiceWatcherOptions options;
-    const PluginOptions plugin = CurrentPluginOptions();
-    options.data_loss_grace = plugin.data_loss_grace;
-    options.snapshot_dir = plugin.snapshot_dir;
     watcher_ = std::make_unique<internal::ServiceWatcher>(
-        client_, service_, WatcherCallbacks(), options);
+        client_, service_, WatcherCallbacks(), watcher_options_);
     watcher_->Start();
   }
 
@@ -165,19 +166,18 @@ class EtcdResolver final : public Resolver {
     // dispatcher) and drain other queued work with it, such as the
     // channel's shutdown, which would destroy the watcher under its own
     // callback and could drop the last reference to the pooled etcd client
-    // on that client's own thread. A gRPC thread hands the result over.
-    grpc_event_engine::experimental::GetDefaultEventEngine()->Run(
-        [self = Ref(), this]() mutable {
-          grpc_core::ApplicationCallbackExecCtx app_exec_ctx;
-          grpc_core::ExecCtx exec_ctx;
-          work_serializer_->Run(
-              // `self` keeps this resolver alive until the closure ran.
-              [self = std::move(self), this]() mutable {
-                ReportNewest();
-                self.reset();
-              },
-              DEBUG_LOCATION);
-        });
+    // on that client's own thread. Another thread hands the result over.
+    hand_off_([self = Ref(), this]() mutable {
+      grpc_core::ApplicationCallbackExecCtx app_exec_ctx;
+      grpc_core::ExecCtx exec_ctx;
+      work_serializer_->Run(
+          // `self` keeps this resolver alive until the closure ran.
+          [self = std::move(self), this]() mutable {
+            ReportNewest();
+            self.reset();
+          },
+          DEBUG_LOCATION);
+    });
   }
 
   // WorkSerializer: reports the newest pending result, if any.
@@ -196,6 +196,8 @@ class EtcdResolver final : public Resolver {
   const grpc_core::ChannelArgs channel_args_;
   const std::shared_ptr<etcd::Client> client_;
   const std::string service_;
+  const internal::ServiceWatcherOptions watcher_options_;
+  const std::function<void(std::function<void()>)> hand_off_;
   std::unique_ptr<internal::ServiceWatcher> watcher_;
   // Shared with tasks posted to the dispatcher (Refresh); stopped first.
   std::shared_ptr<internal::AddressBook> book_;
@@ -206,7 +208,9 @@ class EtcdResolver final : public Resolver {
 
 class EtcdResolverFactory final : public grpc_core::ResolverFactory {
  public:
-  absl::string_view scheme() const override { return kEtcdScheme; }
+  absl::string_view scheme() const override {
+    return internal::kEtcdTargetScheme;
+  }
 
   bool IsValidUri(const grpc_core::URI& uri) const override {
     absl::StatusOr<internal::EtcdTarget> target = ParseTarget(uri);
@@ -221,7 +225,8 @@ class EtcdResolverFactory final : public grpc_core::ResolverFactory {
       grpc_core::ResolverArgs args) const override {
     absl::StatusOr<internal::EtcdTarget> target = ParseTarget(args.uri);
     if (!target.ok()) return nullptr;
-    EtcdOptions etcd = CurrentPluginOptions().etcd;
+    const PluginOptions plugin = CurrentPluginOptions();
+    EtcdOptions etcd = plugin.etcd;
     if (!target->endpoints.empty()) etcd.endpoints = target->endpoints;
     absl::StatusOr<etcd::ClientOptions> client_options =
         internal::MakeClientOptions(etcd, absl::Milliseconds(100),
@@ -238,8 +243,12 @@ class EtcdResolverFactory final : public grpc_core::ResolverFactory {
               std::string(client.status().message()).c_str());
       return nullptr;
     }
-    return grpc_core::MakeOrphanable<EtcdResolver>(
-        std::move(args), *std::move(client), std::move(target->service));
+    EtcdResolverOptions options;
+    options.service = std::move(target->service);
+    options.watcher.data_loss_grace = plugin.data_loss_grace;
+    options.watcher.snapshot_dir = plugin.snapshot_dir;
+    return MakeEtcdResolver(std::move(args), *std::move(client),
+                            std::move(options));
   }
 
   std::string GetDefaultAuthority(const grpc_core::URI& uri) const override {
@@ -248,6 +257,19 @@ class EtcdResolverFactory final : public grpc_core::ResolverFactory {
 };
 
 }  // namespace
+
+grpc_core::OrphanablePtr<grpc_core::Resolver> MakeEtcdResolver(
+    grpc_core::ResolverArgs args, std::shared_ptr<etcd::Client> client,
+    EtcdResolverOptions options) {
+  if (!options.hand_off) {
+    options.hand_off = [](std::function<void()> fn) {
+      grpc_event_engine::experimental::GetDefaultEventEngine()->Run(
+          std::move(fn));
+    };
+  }
+  return grpc_core::MakeOrphanable<EtcdResolver>(
+      std::move(args), std::move(client), std::move(options));
+}
 
 void RegisterEtcdResolver(grpc_core::CoreConfiguration::Builder* builder) {
   builder->resolver_registry()->RegisterResolverFactory(

@@ -6,8 +6,6 @@
 
 namespace vlb::grpc_adapter {
 
-inline constexpr char kEtcdScheme[] = "etcd";
-
 void RegisterEtcdResolver(grpc_core::CoreConfiguration::Builder* builder);
 
 }  // namespace vlb::grpc_adapter

@@ -104,11 +104,6 @@ PluginOptions CurrentPluginOptions() {
   return Options();
 }
 
-void SetPluginOptions(const PluginOptions& options) {
-  std::lock_guard<std::mutex> lock(StateMutex());
-  Options() = options;
-}
-
 }  // namespace grpc_adapter
 
 absl::Status RegisterGrpcPlugins(const PluginOptions& options) {

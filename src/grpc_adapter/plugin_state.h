@@ -10,7 +10,6 @@ namespace vlb::grpc_adapter {
 // A copy of the options of the last RegisterGrpcPlugins() call (defaults
 // before any).
 PluginOptions CurrentPluginOptions();
-void SetPluginOptions(const PluginOptions& options);
 
 }  // namespace vlb::grpc_adapter
 

@@ -23,7 +23,10 @@
 #include "absl/time/time.h"
 #include "balancer/pick_table.h"
 #include "balancer/policy_config.h"
+#include "grpc_adapter/core_json.h"
 #include "grpc_adapter/instance_attribute.h"
+#include "nlohmann/json.hpp"
+#include "vlb/policy_names.h"
 
 namespace vlb::grpc_adapter {
 namespace {
@@ -427,7 +430,7 @@ class VlbPolicyFactory final : public grpc_core::LoadBalancingPolicyFactory {
   absl::StatusOr<RefCountedPtr<LoadBalancingPolicy::Config>>
   ParseLoadBalancingConfig(const grpc_core::Json& json) const override {
     absl::StatusOr<internal::PolicyConfig> config =
-        internal::ParsePolicyConfig(name_, json.Dump());
+        internal::PolicyConfigFromJson(name_, ToNlohmannJson(json));
     if (!config.ok()) return config.status();
     return grpc_core::MakeRefCounted<VlbConfig>(name_, *std::move(config));
   }
@@ -440,7 +443,7 @@ class VlbPolicyFactory final : public grpc_core::LoadBalancingPolicyFactory {
 
 void RegisterVlbPolicies(grpc_core::CoreConfiguration::Builder* builder) {
   for (absl::string_view name :
-       {kVersionPolicy, kWeightedRoundRobinPolicy, kRandomPolicy}) {
+       {kVersionPolicyName, kWeightedRoundRobinPolicyName, kRandomPolicyName}) {
     builder->lb_policy_registry()->RegisterLoadBalancingPolicyFactory(
         std::make_unique<VlbPolicyFactory>(name));
   }

@@ -8,10 +8,7 @@
 
 namespace vlb::grpc_adapter {
 
-inline constexpr char kVersionPolicy[] = "vlb_version";
-inline constexpr char kWeightedRoundRobinPolicy[] = "vlb_weighted_round_robin";
-inline constexpr char kRandomPolicy[] = "vlb_random";
-
+// Registers the three policies under the names of vlb/policy_names.h.
 void RegisterVlbPolicies(grpc_core::CoreConfiguration::Builder* builder);
 
 }  // namespace vlb::grpc_adapter

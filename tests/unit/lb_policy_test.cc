@@ -10,11 +10,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "balancer/policy_config.h"
 #include "gmock/gmock.h"
-#include "grpc_adapter/testing/lb_harness.h"
 #include "gtest/gtest.h"
+#include "lb_harness.h"
 
-namespace vlb::grpc_adapter::testing {
+namespace vlb::testing {
 namespace {
 
 using Kind = PickOutcome::Kind;
@@ -249,5 +250,46 @@ TEST(LbPolicyTest, UnknownPolicyIsAnError) {
   EXPECT_FALSE(harness.ok());
 }
 
+// The policies read the service config as gRPC parsed it (its JSON tree,
+// not text): they must accept what the text parser accepts and refuse the
+// rest with the same words (policy_config_test covers the words). gRPC
+// itself refuses a policy config that is not an object.
+TEST(LbPolicyTest, ReadsGrpcsParsedConfigAsTheTextParserDoes) {
+  struct Case {
+    const char* policy;
+    const char* config;
+  };
+  for (const Case& c : {
+           Case{"vlb_version", "{}"},
+           Case{"vlb_version", R"({"header": "X-V", "defaultVersion": "v1",
+                                   "fallback": ["v2", "*"],
+                                   "childPolicy": "random"})"},
+           Case{"vlb_version", R"({"fallback": ["v2", 3]})"},
+           Case{"vlb_version", R"({"header": true})"},
+           Case{"vlb_version", R"({"header": 18446744073709551616})"},
+           Case{"vlb_version", R"({"defaultVersion": "^"})"},
+           Case{"vlb_version", R"({"fallback": {"a": null}})"},
+           Case{"vlb_version", R"({"zzz": 1, "childPolicy": "bogus"})"},
+           Case{"vlb_random", R"({"x": 1})"},
+           Case{"vlb_weighted_round_robin", "{}"},
+       }) {
+    SCOPED_TRACE(absl::StrCat(c.policy, ": ", c.config));
+    absl::StatusOr<internal::PolicyConfig> expected =
+        internal::ParsePolicyConfig(c.policy, c.config);
+    absl::StatusOr<std::unique_ptr<LbHarness>> harness = LbHarness::Create(
+        absl::StrCat(R"([{")", c.policy, R"(": )", c.config, "}]"));
+    ASSERT_EQ(harness.ok(), expected.ok()) << harness.status();
+    if (!expected.ok()) {
+      EXPECT_EQ(harness.status().message(), expected.status().message());
+    }
+  }
+  // A number out of double's range is JSON to gRPC (the text parser calls
+  // it an overflow): it reads as a number, not as a parse error.
+  absl::StatusOr<std::unique_ptr<LbHarness>> huge =
+      LbHarness::Create(R"([{"vlb_version": {"header": -1.5e400}}])");
+  EXPECT_EQ(huge.status().message(),
+            "vlb_version.header: must be a string, not number");
+}
+
 }  // namespace
-}  // namespace vlb::grpc_adapter::testing
+}  // namespace vlb::testing

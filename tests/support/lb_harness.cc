@@ -4,7 +4,7 @@
 // address, which the channel's subchannel pool gives every policy that asks
 // for that address (round_robin creates new subchannels on each update;
 // they must see the same connectivity).
-#include "grpc_adapter/testing/lb_harness.h"
+#include "lb_harness.h"
 
 #include <arpa/inet.h>
 #include <grpc/grpc.h>
@@ -23,13 +23,13 @@
 #include "absl/synchronization/notification.h"
 #include "grpc_adapter/core.h"
 #include "grpc_adapter/instance_attribute.h"
-#include "src/core/lib/event_engine/default_event_engine.h"
 #include "vlb/grpc.h"
 #include "vlb/service_instance.h"
 
-namespace vlb::grpc_adapter::testing {
+namespace vlb::testing {
 namespace {
 
+using grpc_adapter::InstanceAttribute;
 using grpc_core::LoadBalancingPolicy;
 using grpc_core::RefCountedPtr;
 using grpc_core::SubchannelInterface;
@@ -549,4 +549,4 @@ absl::string_view LbHarness::policy_name() const {
   return impl_->config->name();
 }
 
-}  // namespace vlb::grpc_adapter::testing
+}  // namespace vlb::testing

@@ -5,7 +5,7 @@
 //
 // This header deliberately exposes no gRPC core types (only plain C++ and
 // absl), so that code using it does not need the core include path nor the
-// -UNDEBUG rule that comes with it (see grpc_adapter/core.h).
+// -UNDEBUG rule that comes with it (see src/grpc_adapter/core.h).
 //
 // Threading: the control-plane methods (SetEndpoints, SetState...) must not
 // run concurrently with each other or with Pick(). Pick() may be called from
@@ -13,8 +13,8 @@
 // Options::serialize_picks it holds a mutex, as gRPC 1.51's channel does
 // around pickers (gRPC's own pickers, e.g. round_robin's, are not thread-safe
 // without it).
-#ifndef VLB_SRC_GRPC_ADAPTER_TESTING_LB_HARNESS_H_
-#define VLB_SRC_GRPC_ADAPTER_TESTING_LB_HARNESS_H_
+#ifndef VLB_TESTS_SUPPORT_LB_HARNESS_H_
+#define VLB_TESTS_SUPPORT_LB_HARNESS_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -27,7 +27,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace vlb::grpc_adapter::testing {
+namespace vlb::testing {
 
 // Mirrors grpc_connectivity_state (without SHUTDOWN, which subchannels never
 // report to policies).
@@ -145,6 +145,6 @@ class LbHarness {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace vlb::grpc_adapter::testing
+}  // namespace vlb::testing
 
-#endif  // VLB_SRC_GRPC_ADAPTER_TESTING_LB_HARNESS_H_
+#endif  // VLB_TESTS_SUPPORT_LB_HARNESS_H_
