@@ -18,6 +18,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/json_depth.h"
 #include "nlohmann/json.hpp"
 
 namespace vlb {
@@ -110,36 +111,6 @@ absl::Status ReadNodeString(const Json& node, const char* field,
 // megabytes of stack. Real records nest three levels.
 constexpr int kMaxNesting = 64;
 
-// The deepest nesting of arrays and objects in `json`, outside strings;
-// stops counting past kMaxNesting.
-int NestingDepth(absl::string_view json) {
-  int depth = 0;
-  int deepest = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (char c : json) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      deepest = std::max(deepest, ++depth);
-      if (deepest > kMaxNesting) break;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return deepest;
-}
-
 // Error messages quote parts of the record, which may be 64 KiB: they are
 // cut so that a bad record makes a log line, not a log page.
 absl::Status Shortened(const absl::Status& status) {
@@ -168,7 +139,7 @@ absl::StatusOr<ServiceInstance> DecodeServiceRecord(absl::string_view json) {
     return absl::InvalidArgumentError(absl::StrCat(
         "record is ", json.size(), " bytes; the limit is ", kMaxRecordBytes));
   }
-  if (NestingDepth(json) > kMaxNesting) {
+  if (internal::JsonNestingDepth(json, kMaxNesting) > kMaxNesting) {
     return absl::InvalidArgumentError(absl::StrCat(
         "record nests arrays or objects deeper than ", kMaxNesting, " levels"));
   }
