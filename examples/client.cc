@@ -5,74 +5,73 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
-#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/flags/flag.h"
+#include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "api.grpc.pb.h"
+#include "common/command_line.h"
 #include "common/etcd_flags.h"
-#include "common/flags.h"
+#include "common/print_line.h"
 #include "grpcpp/grpcpp.h"
 #include "vlb/etcd_options.h"
 #include "vlb/grpc.h"
 
+// The etcd connection flags (--etcd, --etcd_user, --etcd_cacert...) come
+// from common/etcd_flags.cc, shared by all the programs.
+ABSL_FLAG(std::string, target, "",
+          "gRPC target to call, e.g. etcd:///hwholiday.srv.app (default: "
+          "etcd://<--etcd>/<--service>, which without --etcd means the etcd "
+          "cluster of $VLB_ETCD_ENDPOINTS, else 127.0.0.1:2379); the --etcd_* "
+          "flags apply to every etcd: target");
+ABSL_FLAG(std::string, service, "",
+          "dotted service name, for the default target (default: "
+          "hwholiday.srv.app)");
+ABSL_FLAG(std::string, version, "",
+          "version to ask for on each call, e.g. v1 or ^1.4; empty sends none");
+ABSL_FLAG(int64_t, calls, 1,
+          "number of calls, made one after another, in [0, 1000000]");
+ABSL_FLAG(int64_t, deadline_ms, 2000,
+          "deadline of each call in milliseconds, in [1, 86400000]");
+ABSL_FLAG(bool, wait_for_ready, false,
+          "queue calls while no instance is reachable instead of failing "
+          "them at once (until the deadline)");
+ABSL_FLAG(std::string, header, vlb::kDefaultVersionHeader,
+          "metadata key carrying the version");
+ABSL_FLAG(std::string, default_version, "",
+          "version for calls that send none (default: any)");
+ABSL_FLAG(std::vector<std::string>, fallback, {},
+          "comma-separated versions tried in order when none matches the "
+          "request; * means any (default: none)");
+ABSL_FLAG(std::string, child_policy, "round_robin",
+          "how calls spread over matching instances: round_robin, "
+          "weighted_round_robin or random");
+
 namespace vlb::examples {
 namespace {
 
-using programs::FlagSet;
 using programs::PrintLine;
 
 constexpr char kProgram[] = "vlb_example_client";
 constexpr char kDefaultService[] = "hwholiday.srv.app";
 
-// The --help text, around the shared etcd flags' lines.
-constexpr char kUsageHead[] =
-    "Usage: vlb_example_client [--target=etcd:///SERVICE |\n"
+// The start of --help, which then lists the flags.
+constexpr char kUsage[] =
+    "Usage: vlb_example_client [--target=TARGET |\n"
     "                           --etcd=HOST:PORT,... --service=SERVICE]\n"
-    "                          [--version=V] [--calls=N] [--deadline_ms=N]\n"
-    "                          [--wait_for_ready] [--header=NAME]\n"
-    "                          [--default_version=V] [--fallback=V,...]\n"
-    "                          [--child_policy=POLICY]\n"
-    "                          [--etcd_user=NAME] [--etcd_password=PASSWORD]\n"
-    "                          [--etcd_cacert=FILE] [--etcd_cert=FILE]\n"
-    "                          [--etcd_key=FILE]\n"
+    "                          [--version=V] [--calls=N] [other flags below]\n"
     "\n"
     "Makes N unary ApiTest calls (input \"call-<n>\") over a vlb channel and\n"
     "prints one line per call on stdout:\n"
     "  OK <response output>        e.g. OK app-1 v1: call-1\n"
     "  ERR <CODE_NAME> <message>   e.g. ERR UNAVAILABLE no instance of ...\n"
-    "\n"
-    "  --target           gRPC target (default etcd:///hwholiday.srv.app, the\n"
-    "                     etcd cluster of $VLB_ETCD_ENDPOINTS, else\n"
-    "                     127.0.0.1:2379)\n"
-    "  --etcd, --service  build the target etcd://<etcd>/<service> instead\n"
-    "                     (--service alone: etcd:///<service>); https://\n"
-    "                     endpoints are reached over TLS, and the --etcd_*\n"
-    "                     flags below apply to every etcd: target\n"
-    "  --version          version to ask for on each call, e.g. v1 or ^1.4;\n"
-    "                     empty (default) sends none\n"
-    "  --calls            number of calls, made one after another (default 1)\n"
-    "  --deadline_ms      deadline of each call (default 2000)\n"
-    "  --wait_for_ready   queue calls while no instance is reachable instead\n"
-    "                     of failing them at once (until the deadline)\n"
-    "  --header           metadata key carrying the version (default\n"
-    "                     x-version)\n"
-    "  --default_version  version for calls that send none (default: any)\n"
-    "  --fallback         comma-separated versions tried in order when none\n"
-    "                     matches the request; * means any (default: none)\n"
-    "  --child_policy     how calls spread over matching instances:\n"
-    "                     round_robin (default), weighted_round_robin, "
-    "random\n";
-constexpr char kUsageTail[] =
-    "  --help             print this help\n"
     "\n"
     "Exit status: 0 when every call succeeded, 1 when any call failed (or\n"
     "the vlb plugins could not be registered), 2 on bad flags, including\n"
@@ -84,60 +83,64 @@ struct Config {
   std::string target;
   std::string version;
   int64_t calls = 1;
-  int64_t deadline_ms = 2000;
+  absl::Duration deadline;
   bool wait_for_ready = false;
   VersionPolicyOptions policy;
-  bool help = false;
 };
 
-absl::StatusOr<Config> ParseFlags(int argc, char** argv) {
+// --target, or the etcd: target that --etcd and --service describe. In the
+// latter case the target names the cluster (and its parser judges the
+// endpoints), so `etcd` keeps only the rest: auth, TLS.
+absl::StatusOr<std::string> TargetFromFlags(EtcdOptions* etcd) {
+  const std::string target = absl::GetFlag(FLAGS_target);
+  const std::string service = absl::GetFlag(FLAGS_service);
+  const bool etcd_given = !absl::GetFlag(FLAGS_etcd).list.empty();
+  if (!target.empty()) {
+    if (etcd_given || !service.empty()) {
+      return absl::InvalidArgumentError(
+          "give either --target or --etcd/--service, not both");
+    }
+    return target;
+  }
+  std::string cluster;
+  if (etcd_given) {
+    cluster = absl::StrJoin(etcd->endpoints, ",");
+    etcd->endpoints.clear();
+  }
+  return absl::StrCat("etcd://", cluster, "/",
+                      service.empty() ? kDefaultService : service);
+}
+
+// The flags' values, with the checks their types cannot express; vlb checks
+// the rest (target, version, policy, etcd settings) when it gets them.
+absl::StatusOr<Config> ConfigFromFlags() {
   Config config;
-  std::string service;
-  FlagSet flags;
-  flags.AddString("target", &config.target);
-  programs::AddEtcdFlags(&flags, &config.plugin.etcd);
-  flags.AddString("service", &service);
-  flags.AddString("version", &config.version);
-  flags.AddInt("calls", &config.calls, 0, 1000000);
-  flags.AddInt("deadline_ms", &config.deadline_ms, 1, 24 * 3600 * 1000);
-  flags.AddBool("wait_for_ready", &config.wait_for_ready);
-  flags.AddString("header", &config.policy.header);
-  flags.AddString("default_version", &config.policy.default_version);
-  flags.Add("fallback", [&config](absl::string_view value) {
-    std::vector<std::string> versions =
-        absl::StrSplit(value, ',', absl::SkipWhitespace());
-    config.policy.fallback = std::move(versions);
-    return absl::OkStatus();
-  });
-  flags.AddString("child_policy", &config.policy.child_policy);
-  if (absl::Status status = flags.Parse(argc, argv); !status.ok()) {
+  config.plugin.etcd = programs::EtcdOptionsFromFlags();
+  config.version = absl::GetFlag(FLAGS_version);
+  config.calls = absl::GetFlag(FLAGS_calls);
+  const int64_t deadline_ms = absl::GetFlag(FLAGS_deadline_ms);
+  config.deadline = absl::Milliseconds(deadline_ms);
+  config.wait_for_ready = absl::GetFlag(FLAGS_wait_for_ready);
+  config.policy.header = absl::GetFlag(FLAGS_header);
+  config.policy.default_version = absl::GetFlag(FLAGS_default_version);
+  config.policy.fallback = absl::GetFlag(FLAGS_fallback);
+  config.policy.child_policy = absl::GetFlag(FLAGS_child_policy);
+  if (absl::Status status =
+          programs::CheckFlagRange<int64_t>("calls", config.calls, 0, 1000000);
+      !status.ok()) {
     return status;
   }
-  config.help = flags.help();
-  if (config.help) return config;
-
-  if (flags.seen("target") && (flags.seen("etcd") || flags.seen("service"))) {
-    return absl::InvalidArgumentError(
-        "give either --target or --etcd/--service, not both");
+  if (absl::Status status = programs::CheckFlagRange<int64_t>(
+          "deadline_ms", deadline_ms, 1, int64_t{24} * 3600 * 1000);
+      !status.ok()) {
+    return status;
   }
   if (config.policy.header.empty()) {
     return absl::InvalidArgumentError("--header: must not be empty");
   }
-  if (flags.seen("target")) {
-    if (config.target.empty()) {
-      return absl::InvalidArgumentError("--target: must not be empty");
-    }
-    return config;
-  }
-  if (service.empty()) service = kDefaultService;
-  std::string cluster;
-  if (flags.seen("etcd")) {
-    // The target names the cluster (and its parser judges the endpoints);
-    // the plugin options keep the rest: auth, TLS.
-    cluster = absl::StrJoin(config.plugin.etcd.endpoints, ",");
-    config.plugin.etcd.endpoints.clear();
-  }
-  config.target = absl::StrCat("etcd://", cluster, "/", service);
+  absl::StatusOr<std::string> target = TargetFromFlags(&config.plugin.etcd);
+  if (!target.ok()) return target.status();
+  config.target = *std::move(target);
   return config;
 }
 
@@ -148,12 +151,13 @@ std::string CodeName(grpc::StatusCode code) {
 }
 
 int Run(int argc, char** argv) {
-  absl::StatusOr<Config> config = ParseFlags(argc, argv);
-  const std::string usage =
-      absl::StrCat(kUsageHead, programs::kEtcdFlagsUsage, kUsageTail);
-  if (std::optional<int> exit = programs::EarlyExit(kProgram, usage, config)) {
-    return *exit;
-  }
+  absl::SetProgramUsageMessage(kUsage);
+  // absl::ParseCommandLine(argc, argv) would do as well: the same flags in
+  // the same syntax. This wrapper only keeps the promise of the exit status
+  // above (absl 20220623 exits 1 on bad flags and after --help).
+  programs::ParseCommandLineOrExit(argc, argv);
+  absl::StatusOr<Config> config = ConfigFromFlags();
+  if (!config.ok()) return programs::UsageError(kProgram, config.status());
 
   // Before any channel exists: gRPC freezes its plugin registry on first use.
   if (absl::Status status = RegisterGrpcPlugins(config->plugin); !status.ok()) {
@@ -173,8 +177,7 @@ int Run(int argc, char** argv) {
   bool all_ok = true;
   for (int64_t n = 1; n <= config->calls; ++n) {
     grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(
-        absl::Now() + absl::Milliseconds(config->deadline_ms)));
+    context.set_deadline(absl::ToChronoTime(absl::Now() + config->deadline));
     context.set_wait_for_ready(config->wait_for_ready);
     if (!config->version.empty()) {
       // The same --version every time: a bad one fails the first call,

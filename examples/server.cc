@@ -4,13 +4,15 @@
 //
 // Each answer names the instance and its version ("<id> <version>: <input>")
 // so a client can show which instance served each call.
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <utility>
 
+#include "absl/flags/flag.h"
+#include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
@@ -18,17 +20,31 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "api.grpc.pb.h"
+#include "common/command_line.h"
 #include "common/etcd_flags.h"
-#include "common/flags.h"
+#include "common/print_line.h"
 #include "common/registrar_setup.h"
 #include "common/stop_signals.h"
 #include "grpcpp/grpcpp.h"
 #include "vlb/registrar.h"
 
+// The etcd connection flags (--etcd, --etcd_user, --etcd_cacert...) come
+// from common/etcd_flags.cc, shared by all the programs.
+ABSL_FLAG(std::string, version, "",
+          "version this instance announces, e.g. v1 (required)");
+ABSL_FLAG(std::string, service, "hwholiday.srv.app", "dotted service name");
+ABSL_FLAG(std::string, listen, "127.0.0.1:0",
+          "address to serve on; port 0 picks a free port, and the port "
+          "actually bound is the one registered");
+ABSL_FLAG(std::string, id, "",
+          "instance id (default: <last name part>-<uuid>)");
+ABSL_FLAG(uint32_t, weight, vlb::kDefaultWeight,
+          "balancing weight in [0, 10000]");
+ABSL_FLAG(int64_t, ttl_seconds, 10, "lease TTL in whole seconds, >= 2");
+
 namespace vlb::examples {
 namespace {
 
-using programs::FlagSet;
 using programs::PrintLine;
 using programs::UsageError;
 
@@ -39,14 +55,11 @@ constexpr char kProgram[] = "vlb_example_server";
 // the process.
 constexpr absl::Duration kShutdownGrace = absl::Seconds(2);
 
-// The --help text, around the shared etcd flags' lines.
-constexpr char kUsageHead[] =
+// The start of --help, which then lists the flags.
+constexpr char kUsage[] =
     "Usage: vlb_example_server --version=V [--service=NAME]\n"
     "                          [--etcd=HOST:PORT,...] [--listen=HOST:PORT]\n"
-    "                          [--id=ID] [--weight=N] [--ttl_seconds=N]\n"
-    "                          [--etcd_user=NAME] [--etcd_password=PASSWORD]\n"
-    "                          [--etcd_cacert=FILE] [--etcd_cert=FILE]\n"
-    "                          [--etcd_key=FILE]\n"
+    "                          [other flags below]\n"
     "\n"
     "Serves the example service api.Api (ApiTest answers\n"
     "\"<id> <version>: <input>\") and registers this instance in etcd until\n"
@@ -55,45 +68,25 @@ constexpr char kUsageHead[] =
     "Status lines go to stderr; the first is\n"
     "\"serving <id> version <v> at <host:port>\".\n"
     "\n"
-    "  --version      version this instance announces, e.g. v1 (required)\n"
-    "  --service      dotted service name (default hwholiday.srv.app)\n"
-    "  --etcd         comma-separated etcd endpoints (default:\n"
-    "                 $VLB_ETCD_ENDPOINTS, else 127.0.0.1:2379); https://\n"
-    "                 ones are reached over TLS\n";
-constexpr char kUsageTail[] =
-    "  --listen       address to serve on (default 127.0.0.1:0); port 0\n"
-    "                 picks a free port, and the port actually bound is the\n"
-    "                 one registered\n"
-    "  --id           instance id (default: <last name part>-<uuid>)\n"
-    "  --weight       balancing weight in [0, 10000] (default 1)\n"
-    "  --ttl_seconds  lease TTL in whole seconds, >= 2 (default 10)\n"
-    "  --help         print this help\n"
-    "\n"
     "Exit status: 0 after a signal, 1 when serving fails, 2 on bad flags.\n";
 
-struct Config {
-  RegistrarOptions registrar;
-  std::string listen = "127.0.0.1:0";
-  bool help = false;
-};
-
-absl::StatusOr<Config> ParseFlags(int argc, char** argv) {
-  Config config;
-  RegistrarOptions& options = config.registrar;
-  options.service_name = "hwholiday.srv.app";
-  FlagSet flags;
-  programs::AddRegistrarFlags(&flags, &options);
-  flags.AddString("listen", &config.listen);
-  if (absl::Status status = flags.Parse(argc, argv); !status.ok()) {
-    return status;
-  }
-  config.help = flags.help();
-  if (config.help) return config;
+// The registration the flags describe, less the address (known once the
+// server listens). Registrar::Create checks the values, so that its
+// messages stay the single source of truth; only a missing --version is
+// refused here, to say which flag is missing.
+absl::StatusOr<RegistrarOptions> RegistrarOptionsFromFlags() {
+  RegistrarOptions options;
+  options.etcd = programs::EtcdOptionsFromFlags();
+  options.service_name = absl::GetFlag(FLAGS_service);
+  options.instance_id = absl::GetFlag(FLAGS_id);
+  options.version = absl::GetFlag(FLAGS_version);
+  options.weight = absl::GetFlag(FLAGS_weight);
+  options.ttl = absl::Seconds(absl::GetFlag(FLAGS_ttl_seconds));
   if (options.version.empty()) {
     return absl::InvalidArgumentError(
         "--version is required, e.g. --version=v1");
   }
-  return config;
+  return options;
 }
 
 // Splits "host:port" / "[v6]:port" at the last ':'; the host keeps its
@@ -138,35 +131,34 @@ class ApiService final : public api::Api::Service {
 };
 
 int Run(int argc, char** argv) {
-  absl::StatusOr<Config> config = ParseFlags(argc, argv);
-  const std::string usage =
-      absl::StrCat(kUsageHead, programs::kEtcdFlagsUsage, kUsageTail);
-  if (std::optional<int> exit = programs::EarlyExit(kProgram, usage, config)) {
-    return *exit;
-  }
-  absl::StatusOr<std::string> host = ListenHost(config->listen);
+  absl::SetProgramUsageMessage(kUsage);
+  // absl::ParseCommandLine(argc, argv) would do as well: the same flags in
+  // the same syntax. This wrapper only keeps the promise of the exit status
+  // above (absl 20220623 exits 1 on bad flags and after --help).
+  programs::ParseCommandLineOrExit(argc, argv);
+  absl::StatusOr<RegistrarOptions> options = RegistrarOptionsFromFlags();
+  if (!options.ok()) return UsageError(kProgram, options.status());
+  const std::string listen = absl::GetFlag(FLAGS_listen);
+  absl::StatusOr<std::string> host = ListenHost(listen);
   if (!host.ok()) return UsageError(kProgram, host.status());
 
   // Before gRPC or the registrar starts a thread: threads inherit the mask.
   programs::BlockStopSignals();
 
-  ApiService service(config->registrar.version);
+  ApiService service(options->version);
   int port = 0;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config->listen, grpc::InsecureServerCredentials(),
-                           &port);
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
-    PrintLine(stderr,
-              absl::StrCat(kProgram, ": cannot listen on ", config->listen));
+    PrintLine(stderr, absl::StrCat(kProgram, ": cannot listen on ", listen));
     return 1;
   }
-  config->registrar.address = absl::StrCat(*host, ":", port);
+  options->address = absl::StrCat(*host, ":", port);
 
   absl::StatusOr<std::unique_ptr<Registrar>> registrar =
-      programs::CreatePrintingRegistrar(config->registrar, stderr,
-                                        "registrar: ");
+      programs::CreatePrintingRegistrar(*options, stderr, "registrar: ");
   if (!registrar.ok()) {
     server->Shutdown();
     return UsageError(kProgram, registrar.status());

@@ -8,31 +8,41 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "api.grpc.pb.h"
-#include "common/flags.h"
+#include "common/command_line.h"
 #include "etcd_process.h"
 #include "grpcpp/grpcpp.h"
 #include "vlb/grpc.h"
 
 namespace vlb::bench {
 
-// Parses the command line with the programs' shared parser: exits 2 on a
-// bad flag, 0 after --help.
-inline void ExitOnBadFlags(const char* program, const char* usage,
-                           programs::FlagSet& flags, int argc, char** argv) {
-  const absl::Status status = flags.Parse(argc, argv);
-  if (!status.ok()) std::exit(programs::UsageError(program, status));
-  if (flags.help()) std::exit(programs::PrintUsage(usage));
+// Parses the command line into the benchmark's ABSL_FLAGs the way the
+// programs do (programs/common/command_line.h): exits 2 on a bad flag, 0
+// after --help, which prints `usage` and the flags.
+inline void ParseFlagsOrExit(const char* usage, int argc, char** argv) {
+  absl::SetProgramUsageMessage(usage);
+  programs::ParseCommandLineOrExit(argc, argv);
+}
+
+// Exits 2 with the first failed check of the flags' values (such as
+// programs::CheckFlagRange), as for a bad flag.
+inline void ExitOnBadValue(const char* program,
+                           std::initializer_list<absl::Status> checks) {
+  for (const absl::Status& check : checks) {
+    if (!check.ok()) std::exit(programs::UsageError(program, check));
+  }
 }
 
 inline constexpr char kService[] = "hwholiday.srv.app";

@@ -35,12 +35,14 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -57,6 +59,32 @@
 #include "vlb/grpc.h"
 #include "vlb/service_instance.h"
 
+ABSL_FLAG(std::optional<int>, events, std::nullopt,
+          "register/unregister events, in [1, 10000000] (default: 20000; "
+          "with --quick 3000)");
+ABSL_FLAG(bool, quick, false, "fewer events, for checking the benchmark");
+ABSL_FLAG(int, instances, 200, "instances, in [2, 50000]");
+ABSL_FLAG(int, reachable, 3,
+          "how many of them are real servers, in [1, 100] and below "
+          "--instances; the others are unreachable and are the ones toggled");
+ABSL_FLAG(int, writers, 4, "concurrent etcd writers, in [1, 64]");
+ABSL_FLAG(bool, fresh_addresses, false,
+          "each re-registration uses a new address (pods coming back on new "
+          "IPs) instead of the same one");
+ABSL_FLAG(int, settle_seconds, 10,
+          "least wait after the churn, in [0, 3600]; the wait goes on, up to "
+          "60 s more, while RSS or threads move");
+ABSL_FLAG(int, arena_max, 0,
+          "mitigation: mallopt(M_ARENA_MAX, N) at start, N in [0, 1024] (0: "
+          "malloc's default)");
+ABSL_FLAG(bool, trim, false, "mitigation: also sample after malloc_trim(0)");
+ABSL_FLAG(bool, local_subchannel_pool, false,
+          "mitigation: GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL");
+ABSL_FLAG(std::string, json_out, "", "also write the JSON line to this file");
+ABSL_FLAG(std::string, child_dir, "",
+          "internal: run as the child, meeting the client in this directory");
+ABSL_FLAG(std::string, etcd, "", "internal: the child's etcd endpoint");
+
 namespace vlb::bench {
 namespace {
 
@@ -69,20 +97,6 @@ constexpr char kUsage[] =
     "Runs one etcd:/// channel (vlb_version) through N register/unregister\n"
     "events and reports the client's RSS and threads before, during and\n"
     "after the churn.\n"
-    "\n"
-    "  --events           events (default 20000; with --quick 3000)\n"
-    "  --instances        instances (default 200)\n"
-    "  --reachable        how many of them are real servers (default 3); the\n"
-    "                     others are unreachable and are the ones toggled\n"
-    "  --writers          concurrent etcd writers (default 4)\n"
-    "  --fresh_addresses  each re-registration uses a new address (pods\n"
-    "                     coming back on new IPs); default: the same one\n"
-    "  --settle_seconds   least wait after the churn (default 10); the wait\n"
-    "                     goes on, up to 60 s more, while RSS or threads move\n"
-    "Mitigations, to compare:\n"
-    "  --arena_max              mallopt(M_ARENA_MAX, N) at start\n"
-    "  --trim                   also sample after malloc_trim(0)\n"
-    "  --local_subchannel_pool  GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL\n"
     "\n"
     "The last stdout line is the result as JSON (also --json_out).\n";
 
@@ -605,27 +619,35 @@ Outcome RunClient(const Config& config, const std::string& dir,
 }
 
 Config ParseConfig(int argc, char** argv) {
+  ParseFlagsOrExit(kUsage, argc, argv);
   Config config;
-  programs::FlagSet flags;
-  flags.AddInt("events", &config.events, 1, 10000000);
-  flags.AddBool("quick", &config.quick);
-  flags.AddInt("instances", &config.instances, 2, int64_t{250} * 200);
-  flags.AddInt("reachable", &config.reachable, 1, 100);
-  flags.AddInt("writers", &config.writers, 1, 64);
-  flags.AddInt("settle_seconds", &config.settle_seconds, 0, 3600);
-  flags.AddInt("arena_max", &config.arena_max, 0, 1024);
-  flags.AddBool("trim", &config.trim);
-  flags.AddBool("local_subchannel_pool", &config.local_subchannel_pool);
-  flags.AddBool("fresh_addresses", &config.fresh_addresses);
-  flags.AddString("json_out", &config.json_out);
-  flags.AddString("child_dir", &config.child_dir);
-  flags.AddString("etcd", &config.etcd);
-  ExitOnBadFlags("churn_bench", kUsage, flags, argc, argv);
-  if (config.quick && !flags.seen("events")) config.events = 3000;
+  config.quick = absl::GetFlag(FLAGS_quick);
+  config.events =
+      absl::GetFlag(FLAGS_events).value_or(config.quick ? 3000 : 20000);
+  config.instances = absl::GetFlag(FLAGS_instances);
+  config.reachable = absl::GetFlag(FLAGS_reachable);
+  config.writers = absl::GetFlag(FLAGS_writers);
+  config.settle_seconds = absl::GetFlag(FLAGS_settle_seconds);
+  config.arena_max = absl::GetFlag(FLAGS_arena_max);
+  config.trim = absl::GetFlag(FLAGS_trim);
+  config.local_subchannel_pool = absl::GetFlag(FLAGS_local_subchannel_pool);
+  config.fresh_addresses = absl::GetFlag(FLAGS_fresh_addresses);
+  config.json_out = absl::GetFlag(FLAGS_json_out);
+  config.child_dir = absl::GetFlag(FLAGS_child_dir);
+  config.etcd = absl::GetFlag(FLAGS_etcd);
+  ExitOnBadValue(
+      "churn_bench",
+      {programs::CheckFlagRange("events", config.events, 1, 10000000),
+       programs::CheckFlagRange("instances", config.instances, 2, 250 * 200),
+       programs::CheckFlagRange("reachable", config.reachable, 1, 100),
+       programs::CheckFlagRange("writers", config.writers, 1, 64),
+       programs::CheckFlagRange("settle_seconds", config.settle_seconds, 0,
+                                3600),
+       programs::CheckFlagRange("arena_max", config.arena_max, 0, 1024)});
   if (config.reachable >= config.instances) {
-    std::exit(programs::UsageError(
+    ExitOnBadValue(
         "churn_bench",
-        absl::InvalidArgumentError("--reachable must be below --instances")));
+        {absl::InvalidArgumentError("--reachable must be below --instances")});
   }
   return config;
 }

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -33,6 +34,14 @@
 #include "vlb/grpc.h"
 #include "vlb/registrar.h"
 
+ABSL_FLAG(int, rounds, 5, "rounds, in [1, 1000]");
+ABSL_FLAG(double, seconds_per_round, 2,
+          "length of each run, in [0.01, 3600] seconds");
+ABSL_FLAG(std::string, concurrency, "1,8",
+          "comma-separated thread counts, each in [1, 1024]");
+ABSL_FLAG(int, servers, 3, "in-process servers, in [1, 64]");
+ABSL_FLAG(std::string, json_out, "", "also write the JSON line to this file");
+
 namespace vlb::bench {
 namespace {
 
@@ -45,8 +54,7 @@ constexpr char kUsage[] =
     "\n"
     "Closed-loop unary calls through etcd:/// + vlb_version and through\n"
     "ipv4: + round_robin against the same in-process servers; runs of the\n"
-    "two alternate. Defaults: 5 rounds of 2 s per channel and concurrency,\n"
-    "concurrency 1,8, 3 servers (about a minute).\n";
+    "two alternate. The defaults take about a minute.\n";
 
 struct Config {
   int rounds = 5;
@@ -57,21 +65,27 @@ struct Config {
 };
 
 Config ParseConfig(int argc, char** argv) {
+  ParseFlagsOrExit(kUsage, argc, argv);
   Config config;
-  std::string list = "1,8";
-  programs::FlagSet flags;
-  flags.AddInt("rounds", &config.rounds, 1, 1000);
-  flags.AddDouble("seconds_per_round", &config.seconds_per_round, 0.01, 3600);
-  flags.AddInt("servers", &config.servers, 1, 64);
-  flags.AddString("json_out", &config.json_out);
-  flags.AddString("concurrency", &list);
-  ExitOnBadFlags("e2e_bench", kUsage, flags, argc, argv);
+  config.rounds = absl::GetFlag(FLAGS_rounds);
+  config.seconds_per_round = absl::GetFlag(FLAGS_seconds_per_round);
+  config.servers = absl::GetFlag(FLAGS_servers);
+  config.json_out = absl::GetFlag(FLAGS_json_out);
+  ExitOnBadValue(
+      "e2e_bench",
+      {programs::CheckFlagRange("rounds", config.rounds, 1, 1000),
+       programs::CheckFlagRange("seconds_per_round", config.seconds_per_round,
+                                0.01, 3600.0),
+       programs::CheckFlagRange("servers", config.servers, 1, 64)});
+  const std::string list = absl::GetFlag(FLAGS_concurrency);
   config.concurrency.clear();
   for (absl::string_view part : absl::StrSplit(list, ',')) {
     int k = 0;
     if (!absl::SimpleAtoi(part, &k) || k < 1 || k > 1024) {
-      std::fprintf(stderr, "--concurrency: want thread counts in [1, 1024]\n");
-      std::exit(2);
+      ExitOnBadValue("e2e_bench",
+                     {absl::InvalidArgumentError(absl::StrCat(
+                         "--concurrency: \"", part,
+                         "\" is not a thread count in [1, 1024]"))});
     }
     config.concurrency.push_back(k);
   }

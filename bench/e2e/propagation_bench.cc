@@ -28,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -38,6 +39,10 @@
 #include "vlb/grpc.h"
 #include "vlb/registrar.h"
 
+ABSL_FLAG(int, rounds, 200, "rounds, in [1, 100000]");
+ABSL_FLAG(bool, verbose, false, "print each round");
+ABSL_FLAG(std::string, json_out, "", "also write the JSON line to this file");
+
 namespace vlb::bench {
 namespace {
 
@@ -46,7 +51,7 @@ using Clock = std::chrono::steady_clock;
 constexpr char kUsage[] =
     "Usage: propagation_bench [--rounds=N] [--verbose] [--json_out=FILE]\n"
     "\n"
-    "Times, over N rounds (default 200), how long a running etcd:/// client\n"
+    "Times, over N rounds, how long a running etcd:/// client\n"
     "takes to serve calls on a newly started v2 instance (from Start()) and\n"
     "to stop picking it after a graceful Stop().\n";
 
@@ -109,14 +114,12 @@ std::string StatsJson(std::vector<double> millis) {
 }
 
 int Run(int argc, char** argv) {
-  int rounds = 200;
-  bool verbose = false;
-  std::string json_out;
-  programs::FlagSet flags;
-  flags.AddInt("rounds", &rounds, 1, 100000);
-  flags.AddBool("verbose", &verbose);
-  flags.AddString("json_out", &json_out);
-  ExitOnBadFlags("propagation_bench", kUsage, flags, argc, argv);
+  ParseFlagsOrExit(kUsage, argc, argv);
+  const int rounds = absl::GetFlag(FLAGS_rounds);
+  const bool verbose = absl::GetFlag(FLAGS_verbose);
+  const std::string json_out = absl::GetFlag(FLAGS_json_out);
+  ExitOnBadValue("propagation_bench",
+                 {programs::CheckFlagRange("rounds", rounds, 1, 100000)});
   RegisterPluginsOrDie();
   std::unique_ptr<testing::EtcdProcess> etcd = StartEtcdOrDie();
 

@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -45,6 +46,11 @@
 #include "vlb/grpc.h"
 #include "vlb/service_instance.h"
 
+// FakeAddress() has 250 x 200 distinct hosts.
+ABSL_FLAG(int, instances, 10000, "instances to register, in [1, 50000]");
+ABSL_FLAG(int, repeats, 5, "discoveries timed, in [1, 1000]");
+ABSL_FLAG(std::string, json_out, "", "also write the JSON line to this file");
+
 namespace vlb::bench {
 namespace {
 
@@ -53,8 +59,8 @@ using Clock = std::chrono::steady_clock;
 constexpr char kUsage[] =
     "Usage: scale_bench [--instances=N] [--repeats=R] [--json_out=FILE]\n"
     "\n"
-    "Registers N (default 10000) instances of one service directly in a\n"
-    "private etcd, then times R times (default 5) how long a new client\n"
+    "Registers N instances of one service directly in a\n"
+    "private etcd, then times R times how long a new client\n"
     "takes to discover them (ServiceWatcher alone, and a whole etcd:///\n"
     "channel) and how much heap it holds per instance.\n";
 
@@ -210,15 +216,14 @@ std::string MeasuresJson(const std::vector<Measure>& runs) {
 }
 
 int Run(int argc, char** argv) {
-  int instances = 10000;
-  int repeats = 5;
-  std::string json_out;
-  programs::FlagSet flags;
-  // FakeAddress() has 250 x 200 distinct hosts.
-  flags.AddInt("instances", &instances, 1, 250 * 200);
-  flags.AddInt("repeats", &repeats, 1, 1000);
-  flags.AddString("json_out", &json_out);
-  ExitOnBadFlags("scale_bench", kUsage, flags, argc, argv);
+  ParseFlagsOrExit(kUsage, argc, argv);
+  const int instances = absl::GetFlag(FLAGS_instances);
+  const int repeats = absl::GetFlag(FLAGS_repeats);
+  const std::string json_out = absl::GetFlag(FLAGS_json_out);
+  ExitOnBadValue(
+      "scale_bench",
+      {programs::CheckFlagRange("instances", instances, 1, 250 * 200),
+       programs::CheckFlagRange("repeats", repeats, 1, 1000)});
   RegisterPluginsOrDie();
   std::unique_ptr<testing::EtcdProcess> etcd = StartEtcdOrDie();
 

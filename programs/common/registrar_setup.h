@@ -1,6 +1,6 @@
-// Command-line setup of a vlb::Registrar shared by the programs that register
-// an instance (vlb_register, vlb_example_server): the flags they have in
-// common and the line printed for each registrar event.
+// Registrar output shared by the programs that register an instance
+// (vlb_register, vlb_example_server): the line printed for each registrar
+// event.
 #ifndef VLB_PROGRAMS_COMMON_REGISTRAR_SETUP_H_
 #define VLB_PROGRAMS_COMMON_REGISTRAR_SETUP_H_
 
@@ -11,18 +11,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "common/flags.h"
 #include "vlb/registrar.h"
 
 namespace vlb::programs {
-
-// Adds the etcd flags (AddEtcdFlags: --etcd, auth, TLS), --service, --id,
-// --version, --weight and --ttl_seconds, which fill `options` (kept alive by
-// the caller). Besides the syntax and the field types they reject only an
-// empty --etcd or --id, which the registrar would take for "use the
-// default"; Registrar::Create checks the values, so that its messages stay
-// the single source of truth.
-void AddRegistrarFlags(FlagSet* flags, RegistrarOptions* options);
 
 // "<event name>", followed by the key and lease for (re)registrations and by
 // the cause for losses, conflicts and failed stops.

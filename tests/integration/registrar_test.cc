@@ -392,10 +392,10 @@ TEST_F(RegistrarTest, ToolRevokesOnSigterm) {
     GTEST_SKIP() << "built without VLB_BUILD_TOOLS";
   }
   std::string output;
-  std::unique_ptr<ChildProcess> child =
-      SpawnTool({"--id=term-1", "--version=v7", "--address=10.0.0.9:8089",
-                 "--weight=5", "--meta=zone=b", "--ttl_seconds=30"},
-                &output);
+  std::unique_ptr<ChildProcess> child = SpawnTool(
+      {"--id=term-1", "--version=v7", "--address=10.0.0.9:8089", "--weight=5",
+       "--meta=zone=b", "--ttl_seconds=30", "--meta=rack=r3,row=7"},
+      &output);
   ASSERT_NE(child, nullptr);
 
   const std::string key = "/hwholiday/srv/app/term-1";
@@ -410,6 +410,9 @@ TEST_F(RegistrarTest, ToolRevokesOnSigterm) {
   EXPECT_EQ((*value)["node"]["version"], "v7");
   EXPECT_EQ((*value)["metadata"]["weight"], "5");
   EXPECT_EQ((*value)["metadata"]["zone"], "b");
+  // --meta is repeatable and takes comma-separated entries.
+  EXPECT_EQ((*value)["metadata"]["rack"], "r3");
+  EXPECT_EQ((*value)["metadata"]["row"], "7");
 
   ASSERT_TRUE(child->Kill(SIGTERM).ok());
   absl::StatusOr<int> status = child->Wait(absl::Seconds(10));
@@ -780,8 +783,12 @@ TEST(VlbRegisterToolTest, BadOptionsExitWithUsageError) {
                                          {"--ttl_seconds=1", "ttl"},
                                          {"--meta=weight=3", "metadata"},
                                          {"--address=10.0.0.1", "address"},
-                                         {"--bogus=1", "--bogus"},
-                                         {"--weight=x", "weight"}}) {
+                                         {"--bogus=1", "unknown flag --bogus"},
+                                         {"--weight=x", "flag 'weight'"},
+                                         {"--weight=-1", "flag 'weight'"},
+                                         {"--meta=novalue", "KEY=VALUE"},
+                                         {"--etcd=", "flag 'etcd'"},
+                                         {"stray", "unexpected argument"}}) {
     std::vector<std::string> args = valid;
     args.push_back(c.extra);
     absl::StatusOr<vlb::testing::CommandResult> result =
@@ -789,12 +796,18 @@ TEST(VlbRegisterToolTest, BadOptionsExitWithUsageError) {
     ASSERT_TRUE(result.ok()) << result.status();
     EXPECT_EQ(result->exit_code, 2) << c.extra;
     EXPECT_THAT(result->stderr_text, HasSubstr(c.mentions)) << c.extra;
+    EXPECT_THAT(result->stderr_text, HasSubstr("vlb_register: error: "))
+        << c.extra;
   }
   absl::StatusOr<vlb::testing::CommandResult> help =
       vlb::testing::RunCommand(binary, {"--help"}, {}, absl::Seconds(10));
   ASSERT_TRUE(help.ok()) << help.status();
   EXPECT_EQ(help->exit_code, 0);
-  EXPECT_THAT(help->stdout_text, HasSubstr("--ttl_seconds"));
+  for (const char* flag : {"--service ", "--id ", "--version ", "--address ",
+                           "--weight ", "--ttl_seconds ", "--meta ", "--etcd ",
+                           "--etcd_cacert ", "--etcd_password "}) {
+    EXPECT_THAT(help->stdout_text, HasSubstr(flag));
+  }
 }
 
 }  // namespace
