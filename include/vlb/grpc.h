@@ -56,6 +56,17 @@ struct PluginOptions {
   // second), read back by a process that starts while no etcd member
   // answers. Never preferred to a live etcd. Empty: no copy.
   std::string snapshot_dir;
+  // Where route documents live: the document of service S is the key
+  // <routes_root>S (README "Route documents"). Each channel watches its
+  // service's document and applies it over its local config. Empty: route
+  // documents are ignored. Must end with '/'.
+  std::string routes_root = "/vlb/routes/";
+  // Who this process is, for route rules with callerService/callerVersion
+  // ("gateway v2 may only talk to app v3"). Empty: from the environment
+  // variables VLB_CALLER_SERVICE and VLB_CALLER_VERSION, else no caller
+  // rule applies to this process.
+  std::string caller_service;
+  std::string caller_version;
 };
 
 // Registers the "etcd" resolver and the vlb_* policies with gRPC. Call it

@@ -9,14 +9,15 @@
 #include <cstring>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "client/etcd_target.h"
 #include "discovery/address_book.h"
 #include "discovery/client_pool.h"
@@ -27,6 +28,7 @@
 #include "grpc_adapter/etcd_resolver_internal.h"
 #include "grpc_adapter/instance_attribute.h"
 #include "grpc_adapter/plugin_state.h"
+#include "grpc_adapter/route_document_arg.h"
 
 namespace vlb::grpc_adapter {
 namespace {
@@ -53,12 +55,20 @@ class EtcdResolver final : public Resolver {
         client_(std::move(client)),
         service_(std::move(options.service)),
         watcher_options_(std::move(options.watcher)),
+        routes_key_(std::move(options.routes_key)),
         hand_off_(std::move(options.hand_off)) {}
 
   void StartLocked() override {
     book_ = std::make_shared<internal::AddressBook>(
         BookHooks(), client_->options().initial_backoff,
         client_->options().max_backoff);
+    // Routes first: a document already in etcd is then usually in force
+    // when the first addresses are delivered.
+    if (!routes_key_.empty()) {
+      routes_ = std::make_unique<internal::RouteWatcher>(client_, routes_key_,
+                                                         RouteCallbacks());
+      routes_->Start();
+    }
     watcher_ = std::make_unique<internal::ServiceWatcher>(
         client_, service_, WatcherCallbacks(), watcher_options_);
     watcher_->Start();
@@ -78,6 +88,8 @@ class EtcdResolver final : public Resolver {
     shutdown_ = true;
     if (watcher_) watcher_->Stop();
     watcher_.reset();
+    if (routes_) routes_->Stop();
+    routes_.reset();
     if (book_) client_->RunSync([book = book_] { book->Stop(); });
     book_.reset();
   }
@@ -101,6 +113,20 @@ class EtcdResolver final : public Resolver {
         Deliver(absl::UnavailableError(absl::StrCat(
             "vlb: cannot resolve ", service_, ": ", status.message())));
       }
+    };
+    callbacks.on_notice = [this](const absl::Status& status) { Log(status); };
+    return callbacks;
+  }
+
+  internal::RouteWatcher::Callbacks RouteCallbacks() {
+    internal::RouteWatcher::Callbacks callbacks;
+    callbacks.on_change = [this](const internal::RouteState& state) {
+      route_ = state.document == nullptr
+                   ? nullptr
+                   : grpc_core::MakeRefCounted<RouteDocumentArg>(
+                         state.document, state.mod_revision);
+      // The policy learns of the change with the addresses it has.
+      if (last_addresses_.has_value()) Deliver(*last_addresses_);
     };
     callbacks.on_notice = [this](const absl::Status& status) { Log(status); };
     return callbacks;
@@ -150,14 +176,16 @@ class EtcdResolver final : public Resolver {
   // etcd events costs one update (and one address list in memory), however
   // far the channel lags behind.
   void Deliver(absl::StatusOr<ServerAddressList> addresses) {
+    last_addresses_ = addresses;
     Result result;
     result.addresses = std::move(addresses);
     result.args = channel_args_;
+    if (route_ != nullptr) result.args = result.args.SetObject(route_);
     if (!result.addresses.ok()) {
       result.resolution_note = std::string(result.addresses.status().message());
     }
     {
-      std::lock_guard<std::mutex> lock(pending_mu_);
+      absl::MutexLock lock(&pending_mu_);
       const bool scheduled = pending_.has_value();
       pending_ = std::move(result);
       if (scheduled) return;
@@ -184,7 +212,7 @@ class EtcdResolver final : public Resolver {
   void ReportNewest() {
     std::optional<Result> newest;
     {
-      std::lock_guard<std::mutex> lock(pending_mu_);
+      absl::MutexLock lock(&pending_mu_);
       newest.swap(pending_);
     }
     if (shutdown_ || !newest.has_value()) return;
@@ -197,13 +225,19 @@ class EtcdResolver final : public Resolver {
   const std::shared_ptr<etcd::Client> client_;
   const std::string service_;
   const internal::ServiceWatcherOptions watcher_options_;
+  const std::string routes_key_;
   const std::function<void(std::function<void()>)> hand_off_;
   std::unique_ptr<internal::ServiceWatcher> watcher_;
+  std::unique_ptr<internal::RouteWatcher> routes_;
+  // Dispatcher thread: the route document in force (null: none) and the
+  // last addresses delivered, re-sent with a new document.
+  grpc_core::RefCountedPtr<RouteDocumentArg> route_;
+  std::optional<absl::StatusOr<ServerAddressList>> last_addresses_;
   // Shared with tasks posted to the dispatcher (Refresh); stopped first.
   std::shared_ptr<internal::AddressBook> book_;
   bool shutdown_ = false;  // WorkSerializer only
-  std::mutex pending_mu_;
-  std::optional<Result> pending_;  // guarded by pending_mu_
+  absl::Mutex pending_mu_;
+  std::optional<Result> pending_ ABSL_GUARDED_BY(pending_mu_);
 };
 
 class EtcdResolverFactory final : public grpc_core::ResolverFactory {
@@ -247,6 +281,10 @@ class EtcdResolverFactory final : public grpc_core::ResolverFactory {
     options.service = std::move(target->service);
     options.watcher.data_loss_grace = plugin.data_loss_grace;
     options.watcher.snapshot_dir = plugin.snapshot_dir;
+    if (!plugin.routes_root.empty()) {
+      options.routes_key =
+          internal::RouteDocumentKey(plugin.routes_root, options.service);
+    }
     return MakeEtcdResolver(std::move(args), *std::move(client),
                             std::move(options));
   }

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "discovery/route_watcher.h"
 #include "discovery/service_watcher.h"
 #include "etcd/client.h"
 #include "grpc_adapter/core.h"
@@ -19,6 +20,9 @@ namespace vlb::grpc_adapter {
 struct EtcdResolverOptions {
   std::string service;  // as named by the target, e.g. "hwholiday.srv.app"
   internal::ServiceWatcherOptions watcher;
+  // The key of the service's route document (discovery/route_watcher.h),
+  // watched beside the instances; empty: route documents are not read.
+  std::string routes_key;
   // Runs `fn` later, outside the etcd dispatcher's current task (never
   // inline); each result travels to the WorkSerializer from there. Empty:
   // on a thread of gRPC's EventEngine, which is what channels need.

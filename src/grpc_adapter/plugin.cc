@@ -9,9 +9,11 @@
 #include <grpc/support/log.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "balancer/version.h"
 #include "etcd/public_options.h"
 #include "grpc_adapter/core.h"
 #include "grpc_adapter/etcd_resolver.h"
@@ -85,6 +87,25 @@ absl::Status CheckEtcdOptions(EtcdOptions etcd) {
   return absl::OkStatus();
 }
 
+// Route documents and caller identity, checked once so that a typo is the
+// caller's error rather than rules that silently never apply.
+absl::Status CheckRoutingOptions(const PluginOptions& options) {
+  const std::string& root = options.routes_root;
+  if (!root.empty() && (root.front() != '/' || root.back() != '/')) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "vlb::RegisterGrpcPlugins: PluginOptions.routes_root: \"", root,
+        "\" must start and end with '/' (or be empty to ignore route "
+        "documents)"));
+  }
+  const std::string& version = options.caller_version;
+  if (!version.empty() && !internal::ParseSemVer(version).has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "vlb::RegisterGrpcPlugins: PluginOptions.caller_version: \"", version,
+        "\" is not a version (e.g. 2.1.0)"));
+  }
+  return absl::OkStatus();
+}
+
 // Runs before main() in every program that links this file.
 const bool registered_at_startup = [] {
   std::lock_guard<std::mutex> lock(StateMutex());
@@ -104,11 +125,33 @@ PluginOptions CurrentPluginOptions() {
   return Options();
 }
 
+internal::CallerIdentity CurrentCaller() {
+  const PluginOptions options = CurrentPluginOptions();
+  internal::CallerIdentity caller{options.caller_service,
+                                  options.caller_version};
+  // Read per call of this function (once per policy update), never on the
+  // pick path. NOLINTNEXTLINE(concurrency-mt-unsafe): nothing calls setenv.
+  if (const char* s = std::getenv("VLB_CALLER_SERVICE");
+      caller.service.empty() && s != nullptr) {
+    caller.service = s;
+  }
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): as above.
+  if (const char* v = std::getenv("VLB_CALLER_VERSION");
+      caller.version.empty() && v != nullptr) {
+    caller.version = v;
+  }
+  return caller;
+}
+
 }  // namespace grpc_adapter
 
 absl::Status RegisterGrpcPlugins(const PluginOptions& options) {
   (void)grpc_adapter::registered_at_startup;
   if (absl::Status status = grpc_adapter::CheckEtcdOptions(options.etcd);
+      !status.ok()) {
+    return status;
+  }
+  if (absl::Status status = grpc_adapter::CheckRoutingOptions(options);
       !status.ok()) {
     return status;
   }

@@ -3,6 +3,7 @@
 #ifndef VLB_SRC_GRPC_ADAPTER_PLUGIN_STATE_H_
 #define VLB_SRC_GRPC_ADAPTER_PLUGIN_STATE_H_
 
+#include "routing/route_table.h"
 #include "vlb/grpc.h"
 
 namespace vlb::grpc_adapter {
@@ -10,6 +11,10 @@ namespace vlb::grpc_adapter {
 // A copy of the options of the last RegisterGrpcPlugins() call (defaults
 // before any).
 PluginOptions CurrentPluginOptions();
+
+// The caller identity route rules see (PluginOptions.caller_*, else the
+// VLB_CALLER_SERVICE / VLB_CALLER_VERSION environment variables).
+internal::CallerIdentity CurrentCaller();
 
 }  // namespace vlb::grpc_adapter
 

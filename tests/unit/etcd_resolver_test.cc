@@ -20,6 +20,7 @@
 #include "grpc_adapter/core.h"
 #include "grpc_adapter/etcd_resolver_internal.h"
 #include "grpc_adapter/instance_attribute.h"
+#include "grpc_adapter/route_document_arg.h"
 #include "gtest/gtest.h"
 #include "vlb/service_instance.h"
 
@@ -32,6 +33,7 @@ using Endpoints = std::vector<std::string>;
 
 constexpr char kService[] = "hwholiday.srv.app";
 constexpr char kPrefix[] = "/hwholiday/srv/app/";
+constexpr char kRoutesKey[] = "/vlb/routes/hwholiday.srv.app";
 // A channel arg the resolver must pass through with every result.
 constexpr char kMarkerArg[] = "vlb.test.marker";
 
@@ -106,6 +108,7 @@ class EtcdResolverTest : public ::testing::Test {
     EtcdResolverOptions options;
     options.service = kService;
     options.watcher.data_loss_grace = data_loss_grace;
+    options.routes_key = kRoutesKey;
     options.hand_off = [this](std::function<void()> fn) {
       hand_offs_.push_back(std::move(fn));
     };
@@ -350,6 +353,57 @@ TEST_F(EtcdResolverTest, ResultInFlightAtShutdownIsNotReported) {
   EXPECT_EQ(RunHandOffs(), 1u);
   EXPECT_TRUE(results_->empty());
   EXPECT_EQ(client_.use_count(), 1);
+}
+
+// The default version of the route document a result carries; "none".
+std::string RouteOf(const Result& result) {
+  const RouteDocumentArg* arg = result.args.GetObject<RouteDocumentArg>();
+  if (arg == nullptr) return "none";
+  return arg->document().default_version.value_or("?");
+}
+
+TEST_F(EtcdResolverTest, ResultsCarryTheRouteDocumentInForce) {
+  etcd_.Put(kRoutesKey, R"({"defaultVersion": "v1"})");
+  etcd_.Put(Key("a"), Record("a", "v1", "127.0.0.1:8001"));
+  Start();
+  Settle();
+  ASSERT_EQ(results_->size(), 1u);
+  EXPECT_EQ(RouteOf(results_->back()), "v1");
+  EXPECT_EQ(results_->back().args.GetInt(kMarkerArg), 7);
+}
+
+TEST_F(EtcdResolverTest, RouteChangesAreDeliveredWithTheSameAddresses) {
+  etcd_.Put(Key("a"), Record("a", "v1", "127.0.0.1:8001"));
+  Start();
+  Settle();
+  ASSERT_EQ(RouteOf(results_->back()), "none");
+  etcd_.Put(kRoutesKey, R"({"defaultVersion": "v2"})");
+  Settle();
+  EXPECT_EQ(RouteOf(results_->back()), "v2");
+  EXPECT_EQ(Last(), Endpoints{"a 127.0.0.1:8001 v1"});
+  // An invalid document changes nothing: no new result.
+  const size_t before = results_->size();
+  etcd_.Put(kRoutesKey, R"({"defaultVersion": 2})");
+  Settle();
+  EXPECT_EQ(results_->size(), before);
+  etcd_.Delete(kRoutesKey);
+  Settle();
+  EXPECT_EQ(RouteOf(results_->back()), "none");
+  EXPECT_EQ(Last(), Endpoints{"a 127.0.0.1:8001 v1"});
+}
+
+TEST_F(EtcdResolverTest, RouteDocumentStaysWithLaterAddressChanges) {
+  Start();
+  Settle();
+  ASSERT_EQ(Last(), Endpoints{});
+  etcd_.Put(kRoutesKey, R"({"defaultVersion": "v3"})");
+  Settle();
+  EXPECT_EQ(RouteOf(results_->back()), "v3");
+  EXPECT_EQ(Last(), Endpoints{});
+  etcd_.Put(Key("a"), Record("a", "v3", "127.0.0.1:8001"));
+  Settle();
+  EXPECT_EQ(Last(), Endpoints{"a 127.0.0.1:8001 v3"});
+  EXPECT_EQ(RouteOf(results_->back()), "v3");
 }
 
 }  // namespace
