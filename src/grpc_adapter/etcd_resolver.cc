@@ -144,9 +144,10 @@ class EtcdResolver final : public Resolver {
            std::function<void(internal::AddressBook::LookupResult)> done) {
           internal::LookUpInBackground(host_port, std::move(done));
         };
-    hooks.on_endpoints = [this](std::vector<internal::ResolvedEndpoint> e) {
-      OnEndpoints(e);
-    };
+    hooks.on_endpoints =
+        [this](const std::vector<internal::ResolvedEndpoint>& e) {
+          OnEndpoints(e);
+        };
     hooks.on_notice = [this](const absl::Status& status) { Log(status); };
     return hooks;
   }
