@@ -8,14 +8,21 @@
 // and allocates nothing (one relaxed atomic add per pick; for kRandom a
 // thread-local generator).
 //
-// Rotation is per candidate set: every set of instances a request can
-// resolve to (all of them, one version group, or a union of groups) has its
-// own counter, so a periodic mix of requests (v1, v2, v1, v2...) still
-// rotates each version over all of its instances.
+// A PickTable composes three parts, each in its own file:
+//   group_index.h       endpoints grouped by registered version, READY
+//                       layout, weights; which groups a request matches
+//   request_resolver.h  the call's effective request (header, default,
+//                       fallbacks) and what it resolves to, behind the
+//                       resolution cache (resolution_cache.h)
+//   pick_scheduler.h    rotation counters per candidate set; round robin,
+//                       weighted round robin, random
+// A pick is: Lookup the resolution cached for the header text (or Resolve
+// it), then let the scheduler choose in its candidate set. A failed pick's
+// PickResult carries what the pick found, and FailureStatus formats it.
 #ifndef VLB_SRC_BALANCER_PICK_TABLE_H_
 #define VLB_SRC_BALANCER_PICK_TABLE_H_
 
-#include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -24,34 +31,11 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "balancer/endpoint_info.h"
+#include "balancer/pick_result.h"
 #include "balancer/policy_config.h"
-#include "balancer/version.h"
 
 namespace vlb::internal {
-
-enum class EndpointState { kIdle, kConnecting, kReady, kTransientFailure };
-
-// One address, as the policy sees it.
-struct EndpointInfo {
-  // Every version the address is registered with (several when more than
-  // one live record names it; see README "Shared addresses"). An empty list
-  // or an empty string stands for an unversioned instance.
-  std::vector<std::string> versions;
-  uint32_t weight = 1;  // 0 = drained
-  EndpointState state = EndpointState::kIdle;
-};
-
-struct PickResult {
-  enum class Kind {
-    kPicked,       // `endpoint` is the index into Build()'s `endpoints`
-    kQueue,        // matching instances are still connecting: wait
-    kNoMatch,      // no instance matches the request or any fallback
-    kUnreachable,  // matching instances exist but all failed to connect
-    kBadRequest,   // the requested version is not valid grammar
-  };
-  Kind kind = Kind::kQueue;
-  size_t endpoint = 0;
-};
 
 class PickTable {
  public:
@@ -69,8 +53,9 @@ class PickTable {
   // and allocation-free.
   PickResult Pick(std::optional<absl::string_view> requested) const;
 
-  // The status to fail a call with, for a non-kPicked, non-kQueue result.
-  // Allocates; only used on the failure path. For example:
+  // The status to fail a call with, for a non-kPicked, non-kQueue result of
+  // Pick(requested), from what the result carries: `requested` is only
+  // quoted. Allocates; only used on the failure path. For example:
   //   UNAVAILABLE: no instance of hwholiday.srv.app matches version "v3"
   //   (available: v1, v2)
   absl::Status FailureStatus(const PickResult& result,
@@ -83,7 +68,6 @@ class PickTable {
 
   size_t ready_count() const;
 
-  // ... private members are up to the implementation.
  private:
   PickTable() = default;
   struct Impl;

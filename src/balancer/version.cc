@@ -137,6 +137,33 @@ struct VersionToken {
   int wildcard_parts = 0;
 };
 
+// Parses what follows a version's numbers, from s[i]: `-PRERELEASE`,
+// `+BUILD`, then the end of `s`.
+ErrorCode ParseVersionSuffix(absl::string_view s, size_t i, SemVer* v,
+                             size_t* error_pos) {
+  if (i < s.size() && s[i] == '-') {
+    size_t start = ++i;
+    if (!ParseIdentifiers(s, &i, '+', /*check_leading_zeros=*/true)) {
+      *error_pos = start;
+      return ErrorCode::kBadPrerelease;
+    }
+    v->prerelease = s.substr(start, i - start);
+  }
+  if (i < s.size() && s[i] == '+') {
+    size_t start = ++i;
+    if (!ParseIdentifiers(s, &i, '\0', /*check_leading_zeros=*/false) ||
+        i != s.size()) {
+      *error_pos = start;
+      return ErrorCode::kBadBuild;
+    }
+  }
+  if (i < s.size()) {
+    *error_pos = i;
+    return ErrorCode::kUnexpectedChar;
+  }
+  return ErrorCode::kNone;
+}
+
 // Parses all of `s` as a version. Wildcard parts are accepted only if
 // `allow_wildcards`; otherwise they are reported as kWildcardAfterOperator
 // because that is the only place a request can produce them.
@@ -172,34 +199,14 @@ ErrorCode ParseVersionToken(absl::string_view s, bool allow_wildcards,
     }
     ++parts;
   }
-  SemVer& v = out->version;
-  v = SemVer{numbers[0], numbers[1], numbers[2], absl::string_view(), parts};
+  out->version =
+      SemVer{numbers[0], numbers[1], numbers[2], absl::string_view(), parts};
   out->wildcard_parts = wildcards;
   if (i < s.size() && (s[i] == '-' || s[i] == '+') && wildcards > 0) {
     *error_pos = i;
     return ErrorCode::kSuffixAfterWildcard;
   }
-  if (i < s.size() && s[i] == '-') {
-    size_t start = ++i;
-    if (!ParseIdentifiers(s, &i, '+', /*check_leading_zeros=*/true)) {
-      *error_pos = start;
-      return ErrorCode::kBadPrerelease;
-    }
-    v.prerelease = s.substr(start, i - start);
-  }
-  if (i < s.size() && s[i] == '+') {
-    size_t start = ++i;
-    if (!ParseIdentifiers(s, &i, '\0', /*check_leading_zeros=*/false) ||
-        i != s.size()) {
-      *error_pos = start;
-      return ErrorCode::kBadBuild;
-    }
-  }
-  if (i < s.size()) {
-    *error_pos = i;
-    return ErrorCode::kUnexpectedChar;
-  }
-  return ErrorCode::kNone;
+  return ParseVersionSuffix(s, i, &out->version, error_pos);
 }
 
 bool StartsVersion(absl::string_view s) {
@@ -520,13 +527,34 @@ class VersionRequestParser {
 
 absl::StatusOr<VersionRequest> VersionRequest::Parse(absl::string_view text) {
   VersionRequest request;
-  ParseError error = VersionRequestParser(&request).Run(text);
-  if (error.code == ErrorCode::kNone) return request;
+  SyntaxError error;
+  if (TryParse(text, &request, &error)) return request;
+  return absl::InvalidArgumentError(
+      absl::StrCat("invalid version request \"",
+                   absl::CHexEscape(absl::StripAsciiWhitespace(text)),
+                   "\": ", DescribeSyntaxError(text, error)));
+}
+
+bool VersionRequest::TryParse(absl::string_view text, VersionRequest* out) {
+  return VersionRequestParser(out).Run(text).code == ErrorCode::kNone;
+}
+
+bool VersionRequest::TryParse(absl::string_view text, VersionRequest* out,
+                              SyntaxError* error) {
+  ParseError found = VersionRequestParser(out).Run(text);
+  // Positions are below kMaxTextSize + 1, as longer texts are refused first.
+  *error = SyntaxError{static_cast<uint8_t>(found.code),
+                       static_cast<uint16_t>(found.pos)};
+  return found.code == ErrorCode::kNone;
+}
+
+std::string VersionRequest::DescribeSyntaxError(absl::string_view text,
+                                                SyntaxError error) {
+  const auto code = static_cast<ErrorCode>(error.code);
   absl::string_view trimmed = absl::StripAsciiWhitespace(text);
-  std::string message =
-      absl::StrCat("invalid version request \"", absl::CHexEscape(trimmed),
-                   "\": ", ErrorText(error.code));
-  switch (error.code) {
+  std::string message(ErrorText(code));
+  switch (code) {
+    case ErrorCode::kNone:
     case ErrorCode::kEmpty:
       break;
     case ErrorCode::kTooLong:
@@ -551,14 +579,10 @@ absl::StatusOr<VersionRequest> VersionRequest::Parse(absl::string_view text) {
       }
       break;
   }
-  if (absl::string_view hint = ErrorHint(error.code); !hint.empty()) {
+  if (absl::string_view hint = ErrorHint(code); !hint.empty()) {
     absl::StrAppend(&message, "; ", hint);
   }
-  return absl::InvalidArgumentError(message);
-}
-
-bool VersionRequest::TryParse(absl::string_view text, VersionRequest* out) {
-  return VersionRequestParser(out).Run(text).code == ErrorCode::kNone;
+  return message;
 }
 
 bool VersionRequest::Matches(

@@ -75,6 +75,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -119,6 +120,24 @@ class VersionRequest {
   // For the pick path: never allocates. Returns false, leaving `*out` in an
   // unspecified state, if `text` is empty after trimming or invalid.
   static bool TryParse(absl::string_view text, VersionRequest* out);
+
+  // Why a text is not a valid request, as TryParse found it: a problem code
+  // (private to version.cc; 0 = none) and where, as an offset into the
+  // trimmed text. Small and trivially copyable, so that a failed pick can
+  // carry it and describing the failure needs no second parse.
+  struct SyntaxError {
+    uint8_t code = 0;
+    uint16_t pos = 0;
+  };
+  // TryParse that also reports why it failed. Never allocates.
+  static bool TryParse(absl::string_view text, VersionRequest* out,
+                       SyntaxError* error);
+  // What is wrong with `text` (as given to TryParse, which reported
+  // `error`), without naming the request: e.g. `numbers cannot have leading
+  // zeros at '0' (column 1)`. Parse's message is `invalid version request
+  // "<text>": ` and this. Allocates.
+  static std::string DescribeSyntaxError(absl::string_view text,
+                                         SyntaxError error);
 
   // Whether an instance advertising `instance_version` matches.
   // `parsed_instance` must be ParseSemVer(instance_version), computed once

@@ -290,6 +290,30 @@ TEST(PickTableTest, NoMatchMessages) {
             "no instance of hwholiday.srv.app is available");
 }
 
+// FailureStatus formats what the pick found; a pick served from the
+// resolution cache reports the same as one that took the full path.
+TEST(PickTableTest, FailedPicksCarryWhatTheyFound) {
+  auto table = Table({E("v1", kFailed), E("1.0", kFailed), E("v2", kFailed)},
+                     Config(R"({"fallback": ["v2"]})"));
+  // Fill the cache's slots, so that "v1 || v9" takes the full path each time.
+  for (int i = 0; i < 10; ++i) table->Pick(absl::StrCat("^", i + 3));
+  for (absl::string_view request : {"v1", "v1 || v9"}) {
+    for (int round = 0; round < 2; ++round) {
+      PickResult r = table->Pick(request);
+      EXPECT_EQ(r.kind, Kind::kUnreachable) << request;
+      EXPECT_EQ(r.source, PickResult::Source::kHeader);
+      EXPECT_EQ(r.failed, 3u) << request;
+      EXPECT_EQ(r.fallbacks_tried, 1);
+    }
+  }
+  EXPECT_EQ(Message(*table, "v1 || v9", Kind::kUnreachable),
+            "instances of hwholiday.srv.app matching version \"v1 || v9\" are "
+            "unreachable (3 in TRANSIENT_FAILURE; fallback tried: v2)");
+  PickResult bad = table->Pick("v1 |");
+  EXPECT_EQ(bad.kind, Kind::kBadRequest);
+  EXPECT_NE(bad.syntax_error.code, 0);
+}
+
 TEST(PickTableTest, AvailableVersionsAreSortedBySemverThenText) {
   auto table = Table({E("v10"), E("canary"), E("v2"), E("1.0.0-rc.1"), E(""),
                       E("2.0.0"), E("v1.0.0")});

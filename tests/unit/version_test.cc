@@ -6,6 +6,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "allocation_counter.h"
 #include "gmock/gmock.h"
@@ -514,6 +517,54 @@ TEST(VersionRequestTest, ErrorMessageQuotesTheTrimmedRequest) {
   EXPECT_EQ(request.status().message(),
             "invalid version request \"^1 ||\": '||' needs a range on each "
             "side at '|' (column 4)");
+}
+
+// A failed pick carries TryParse's SyntaxError and describes it later
+// without parsing again: the description is Parse's message minus the
+// quoted request.
+TEST(VersionRequestTest, SyntaxErrorDescribesWhatParseReports) {
+  const std::string too_long(300, '1');
+  const std::vector<absl::string_view> texts = {"^",
+                                                " 01.2 ",
+                                                "v1 ||",
+                                                ">=x",
+                                                "1.x.2",
+                                                "a b",
+                                                "v1 || v2 || v3 || v4 || v5",
+                                                "1 2 3 4 5",
+                                                "1.0.0-",
+                                                too_long,
+                                                "  "};
+  for (absl::string_view text : texts) {
+    absl::StatusOr<VersionRequest> parsed = VersionRequest::Parse(text);
+    ASSERT_FALSE(parsed.ok()) << text;
+    VersionRequest out;
+    VersionRequest::SyntaxError error;
+    {
+      vlb::testing::AllocationCounter allocations;
+      EXPECT_FALSE(VersionRequest::TryParse(text, &out, &error)) << text;
+      EXPECT_EQ(allocations.count(), 0);
+    }
+    EXPECT_NE(error.code, 0) << text;
+    EXPECT_EQ(
+        parsed.status().message(),
+        absl::StrCat("invalid version request \"",
+                     absl::CHexEscape(absl::StripAsciiWhitespace(text)),
+                     "\": ", VersionRequest::DescribeSyntaxError(text, error)));
+  }
+  VersionRequest out;
+  VersionRequest::SyntaxError error;
+  EXPECT_TRUE(VersionRequest::TryParse(" ^1 ", &out, &error));
+  EXPECT_EQ(error.code, 0);
+  EXPECT_EQ(VersionRequest::DescribeSyntaxError("1..2",
+                                                [] {
+                                                  VersionRequest r;
+                                                  VersionRequest::SyntaxError e;
+                                                  VersionRequest::TryParse(
+                                                      "1..2", &r, &e);
+                                                  return e;
+                                                }()),
+            "expected a number at '.' (column 3)");
 }
 
 TEST(VersionRequestTest, PickPathDoesNotAllocate) {
