@@ -1,20 +1,27 @@
 #include "discovery/client_pool.h"
 
 #include <map>
-#include <mutex>
 #include <string>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+
 namespace vlb::internal {
+
+namespace {
+// Guards the pool below (a function-local static the analysis cannot
+// annotate); constant-initialized, never destroyed.
+ABSL_CONST_INIT absl::Mutex pool_mu(absl::kConstInit);
+}  // namespace
 
 absl::StatusOr<std::shared_ptr<etcd::Client>> AcquireEtcdClient(
     const etcd::ClientOptions& options) {
   // Leaked on purpose: resolvers may release clients during static
   // destruction, after a function-local map would be gone.
-  static auto* mu = new std::mutex;
   static auto* pool = new std::map<std::string, std::weak_ptr<etcd::Client>>;
   const std::string key = etcd::ClientOptionsKey(options);
-  std::lock_guard<std::mutex> lock(*mu);
+  absl::MutexLock lock(&pool_mu);
   if (auto it = pool->find(key); it != pool->end()) {
     if (std::shared_ptr<etcd::Client> client = it->second.lock()) {
       return client;

@@ -10,9 +10,10 @@
 
 #include <atomic>
 #include <cstdlib>
-#include <mutex>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "balancer/version.h"
 #include "etcd/public_options.h"
 #include "grpc_adapter/core.h"
@@ -32,23 +33,23 @@ namespace vlb {
 namespace grpc_adapter {
 namespace {
 
-std::mutex& StateMutex() {
-  static auto* mu = new std::mutex;
-  return *mu;
-}
-PluginOptions& Options() {
-  static auto* options = new PluginOptions;
+// Constant-initialized, so that the static initializer below can use it
+// whatever the order of initialization.
+ABSL_CONST_INIT absl::Mutex state_mu(absl::kConstInit);
+
+PluginOptions& Options() ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_mu) {
+  static auto* options = new PluginOptions;  // leaked: read at exit too
   return *options;
 }
 
-// Outcome of the registration attempt; guarded by StateMutex().
+// Outcome of the registration attempt.
 enum class Registration { kNotYet, kDone, kRefused };
-Registration& RegistrationState() {
+Registration& RegistrationState() ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_mu) {
   static Registration state = Registration::kNotYet;
   return state;
 }
 
-absl::Status RegisterLocked() {
+absl::Status RegisterLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_mu) {
   Registration& state = RegistrationState();
   if (state == Registration::kDone) return absl::OkStatus();
   absl::Status versions =
@@ -108,7 +109,7 @@ absl::Status CheckRoutingOptions(const PluginOptions& options) {
 
 // Runs before main() in every program that links this file.
 const bool registered_at_startup = [] {
-  std::lock_guard<std::mutex> lock(StateMutex());
+  absl::MutexLock lock(&state_mu);
   absl::Status status = RegisterLocked();
   // Reported again, with context, by RegisterGrpcPlugins(); a silent
   // failure here would only surface as "unknown scheme etcd".
@@ -121,7 +122,7 @@ const bool registered_at_startup = [] {
 }  // namespace
 
 PluginOptions CurrentPluginOptions() {
-  std::lock_guard<std::mutex> lock(StateMutex());
+  absl::MutexLock lock(&state_mu);
   return Options();
 }
 
@@ -155,7 +156,7 @@ absl::Status RegisterGrpcPlugins(const PluginOptions& options) {
       !status.ok()) {
     return status;
   }
-  std::lock_guard<std::mutex> lock(grpc_adapter::StateMutex());
+  absl::MutexLock lock(&grpc_adapter::state_mu);
   grpc_adapter::Options() = options;
   return grpc_adapter::RegisterLocked();
 }
