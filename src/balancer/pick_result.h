@@ -7,9 +7,9 @@
 // PickResult and a pick copies it, so every field costs the same whether the
 // pick took the cached or the full path.
 //
-// Later (issue 10): route rules add a Source (the rule's precompiled
-// request) and lanes a flag for "served outside the call's lane"; both fit
-// in the spare byte. Per-outcome counters read `kind`, `source` and
+// Route rules are Source::kRoute (the rule's precompiled request); lanes
+// (later) add a flag for "served outside the call's lane" in the spare
+// byte. Per-outcome counters read `kind`, `source` and
 // `fallbacks_tried`.
 #ifndef VLB_SRC_BALANCER_PICK_RESULT_H_
 #define VLB_SRC_BALANCER_PICK_RESULT_H_
@@ -36,6 +36,7 @@ struct PickResult {
     kNone,
     kHeader,   // the call's header value
     kDefault,  // the policy's default version (the call named none)
+    kRoute,    // a route rule's request (routing/route_table.h)
   };
 
   uint32_t endpoint = 0;  // kPicked only

@@ -25,13 +25,19 @@ using Source = PickResult::Source;
 struct PickTable::Impl {
   Impl(const std::vector<EndpointInfo>& endpoints,
        const PolicyConfig& policy_config, std::string service_name,
-       uint64_t seed)
+       uint64_t seed, std::vector<VersionRequest> routed_requests)
       : config(policy_config),
         service(std::move(service_name)),
         index(endpoints),
         scheduler(config.child, index, seed, ResolutionCache::kMaxPrecomputed),
-        resolver(config, index, scheduler, seed) {
+        resolver(config, index, scheduler, seed),
+        routed(std::move(routed_requests)),
+        routed_resolutions(routed.size()) {
     resolver.Precompute();
+    for (size_t i = 0; i < routed.size(); ++i) {
+      resolver.ResolveRequest(&routed[i], Source::kRoute,
+                              &routed_resolutions[i]);
+    }
   }
 
   // The rotation, the only part of a pick that changes from call to call.
@@ -58,21 +64,32 @@ struct PickTable::Impl {
     return Finish(*resolver.Resolve(requested, &parsed, &resolution));
   }
 
+  // A routed request whose candidates overflow the cacheable list is
+  // resolved again on each pick (still without allocating).
+  PickResult PickRoutedUncached(size_t i) const {
+    Resolution resolution;
+    resolver.ResolveRequest(&routed[i], Source::kRoute, &resolution);
+    return Finish(resolution);
+  }
+
   const PolicyConfig config;
   const std::string service;
   const GroupIndex index;
   const PickScheduler scheduler;
   RequestResolver resolver;
+  // Never resized after construction: resolutions point into it.
+  const std::vector<VersionRequest> routed;
+  std::vector<Resolution> routed_resolutions;
 };
 
 PickTable::~PickTable() = default;
 
 std::unique_ptr<PickTable> PickTable::Build(
     const std::vector<EndpointInfo>& endpoints, const PolicyConfig& config,
-    std::string service, uint64_t seed) {
+    std::string service, uint64_t seed, std::vector<VersionRequest> routed) {
   std::unique_ptr<PickTable> table(new PickTable());
-  table->impl_ =
-      std::make_unique<Impl>(endpoints, config, std::move(service), seed);
+  table->impl_ = std::make_unique<Impl>(endpoints, config, std::move(service),
+                                        seed, std::move(routed));
   return table;
 }
 
@@ -82,6 +99,17 @@ PickResult PickTable::Pick(std::optional<absl::string_view> requested) const {
     return t.Finish(*cached);
   }
   return t.PickUncached(requested);
+}
+
+PickResult PickTable::PickRouted(size_t i) const {
+  const Impl& t = *impl_;
+  const Resolution& r = t.routed_resolutions[i];
+  if (r.Cacheable()) return t.Finish(r);
+  return t.PickRoutedUncached(i);
+}
+
+absl::string_view PickTable::routed_text(size_t i) const {
+  return impl_->routed[i].text();
 }
 
 namespace {
@@ -110,6 +138,8 @@ std::string Subject(const PickResult& result, const PolicyConfig& config,
   switch (result.source) {
     case Source::kHeader:
       return absl::StrCat("version ", Quote(text));
+    case Source::kRoute:
+      return absl::StrCat("routed version ", Quote(text));
     case Source::kDefault:
       if (!config.default_version.has_value()) break;
       return absl::StrCat("default version ",
@@ -128,7 +158,8 @@ absl::Status UnavailableStatus(const PickResult& result,
                                const GroupIndex& index) {
   const std::string subject = Subject(result, config, text);
   std::vector<std::string> notes;
-  if (config.version_aware && result.source != Source::kHeader) {
+  if (config.version_aware && result.source != Source::kHeader &&
+      result.source != Source::kRoute) {
     notes.push_back("no version requested");
   }
   std::string message;

@@ -42,9 +42,14 @@ class PickTable {
   // `service` names the service in failure messages. `seed` picks the
   // starting point of the rotation (callers pass a random value so that
   // clients started together don't all begin with the same instance).
+  //
+  // `routed` are the requests route rules may choose instead of a call's
+  // own (RouteTable's, in its order); each is resolved here, once, and
+  // picked by PickRouted(i).
   static std::unique_ptr<PickTable> Build(
       const std::vector<EndpointInfo>& endpoints, const PolicyConfig& config,
-      std::string service, uint64_t seed);
+      std::string service, uint64_t seed,
+      std::vector<VersionRequest> routed = {});
 
   // Out of line, where Impl is complete.
   ~PickTable();
@@ -52,6 +57,12 @@ class PickTable {
   // `requested` is the call's header value, nullopt when absent. Lock-free
   // and allocation-free.
   PickResult Pick(std::optional<absl::string_view> requested) const;
+
+  // Picks for Build()'s `routed[i]` in place of the call's own request
+  // (source kRoute; FailureStatus then wants routed[i]'s text as
+  // `requested`). Lock-free and allocation-free; `i` must be in range.
+  PickResult PickRouted(size_t i) const;
+  absl::string_view routed_text(size_t i) const;
 
   // The status to fail a call with, for a non-kPicked, non-kQueue result of
   // Pick(requested), from what the result carries: `requested` is only

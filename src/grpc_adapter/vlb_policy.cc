@@ -25,7 +25,10 @@
 #include "balancer/policy_config.h"
 #include "grpc_adapter/core_json.h"
 #include "grpc_adapter/instance_attribute.h"
+#include "grpc_adapter/plugin_state.h"
+#include "grpc_adapter/route_document_arg.h"
 #include "nlohmann/json.hpp"
+#include "routing/route_table.h"
 #include "vlb/policy_names.h"
 
 namespace vlb::grpc_adapter {
@@ -48,30 +51,59 @@ class VlbConfig final : public LoadBalancingPolicy::Config {
   const internal::PolicyConfig config_;
 };
 
+// A call's metadata value by name, for the version header and route rules.
+// `buffer` is only written to when the entry appears more than once; an
+// empty std::string does not allocate.
+std::optional<absl::string_view> LookUp(
+    LoadBalancingPolicy::MetadataInterface* metadata, absl::string_view key,
+    std::string* buffer) {
+  absl::optional<absl::string_view> value = metadata->Lookup(key, buffer);
+  if (!value.has_value()) return std::nullopt;
+  return *value;
+}
+
 class Picker final : public LoadBalancingPolicy::SubchannelPicker {
  public:
   Picker(std::unique_ptr<internal::PickTable> table,
          std::vector<RefCountedPtr<SubchannelInterface>> subchannels,
-         std::string header, bool version_aware)
+         std::string header, bool version_aware,
+         std::shared_ptr<const internal::RouteTable> routes)
       : table_(std::move(table)),
         subchannels_(std::move(subchannels)),
         header_(std::move(header)),
-        version_aware_(version_aware) {}
+        version_aware_(version_aware),
+        routes_(std::move(routes)) {}
 
   using PickArgs = LoadBalancingPolicy::PickArgs;
   using PickResult = LoadBalancingPolicy::PickResult;
 
   PickResult Pick(PickArgs args) override {
     std::optional<absl::string_view> requested;
-    // Only written to when the header appears more than once; an empty
-    // std::string does not allocate.
     std::string joined;
     if (version_aware_) {
-      absl::optional<absl::string_view> value =
-          args.initial_metadata->Lookup(header_, &joined);
-      if (value.has_value()) requested = *value;
+      requested = LookUp(args.initial_metadata, header_, &joined);
     }
-    const internal::PickResult result = table_->Pick(requested);
+    if (routes_ != nullptr) {
+      std::string rule_buffer;
+      auto lookup = [&](absl::string_view key) {
+        return LookUp(args.initial_metadata, key, &rule_buffer);
+      };
+      const internal::RouteDecision decision =
+          routes_->Evaluate(requested, lookup);
+      if (decision.request != internal::RouteDecision::kNone) {
+        return Complete(table_->PickRouted(decision.request),
+                        table_->routed_text(decision.request), &decision);
+      }
+    }
+    return Complete(table_->Pick(requested), requested, nullptr);
+  }
+
+ private:
+  // `requested`: what FailureStatus quotes; `decision`: the route rule
+  // that chose the request, if one did.
+  PickResult Complete(const internal::PickResult& result,
+                      std::optional<absl::string_view> requested,
+                      const internal::RouteDecision* decision) {
     switch (result.kind) {
       case internal::PickResult::Kind::kPicked:
         return PickResult::Complete(subchannels_[result.endpoint]);
@@ -90,15 +122,26 @@ class Picker final : public LoadBalancingPolicy::SubchannelPicker {
         // Fail, not Drop: a wait_for_ready call waits for a picker that can
         // serve it (e.g. an instance of its version coming up); others fail
         // at once with this status.
-        return PickResult::Fail(table_->FailureStatus(result, requested));
+        return PickResult::Fail(
+            WithRule(table_->FailureStatus(result, requested), decision));
     }
   }
 
- private:
+  absl::Status WithRule(absl::Status status,
+                        const internal::RouteDecision* decision) const {
+    if (decision == nullptr) return status;
+    return absl::Status(
+        status.code(),
+        absl::StrCat(status.message(), " (chosen by route rule \"",
+                     routes_->rule_name(decision->rule), "\")"));
+  }
+
   const std::unique_ptr<internal::PickTable> table_;
   const std::vector<RefCountedPtr<SubchannelInterface>> subchannels_;
   const std::string header_;
   const bool version_aware_;
+  // Null: no route document in force.
+  const std::shared_ptr<const internal::RouteTable> routes_;
 };
 
 class VlbPolicy final : public LoadBalancingPolicy {
@@ -111,6 +154,7 @@ class VlbPolicy final : public LoadBalancingPolicy {
   absl::Status UpdateLocked(UpdateArgs args) override {
     config_ = static_cast<const VlbConfig*>(args.config.get())->config();
     service_ = std::string(channel_control_helper()->GetAuthority());
+    UpdateRoutes(args.args);
     if (!args.addresses.ok()) {
       // Keep serving the instances we know; only without any is the
       // resolver's error what calls should see.
@@ -153,6 +197,25 @@ class VlbPolicy final : public LoadBalancingPolicy {
     for (auto& [key, endpoint] : previous) StopEndpoint(endpoint.get());
     PublishPicker();
     return absl::OkStatus();
+  }
+
+  // Compiles the route document the resolver handed over, when it changed.
+  // Only vlb_version routes by version; a channel that disabled resolver
+  // configuration (GRPC_ARG_SERVICE_CONFIG_DISABLE_RESOLUTION) keeps its
+  // local config alone.
+  void UpdateRoutes(const grpc_core::ChannelArgs& args) {
+    const RouteDocumentArg* arg = args.GetObject<RouteDocumentArg>();
+    if (!config_.version_aware || arg == nullptr ||
+        args.GetBool(GRPC_ARG_SERVICE_CONFIG_DISABLE_RESOLUTION)
+            .value_or(false)) {
+      routes_ = nullptr;
+      routes_revision_ = 0;
+      return;
+    }
+    if (routes_ != nullptr && arg->mod_revision() == routes_revision_) return;
+    routes_ = internal::RouteTable::Compile(arg->document(), service_,
+                                            CurrentCaller());
+    routes_revision_ = arg->mod_revision();
   }
 
   void ExitIdleLocked() override {
@@ -358,8 +421,15 @@ class VlbPolicy final : public LoadBalancingPolicy {
       infos.push_back(std::move(info));
       subchannels.push_back(endpoint->subchannel);
     }
+    std::vector<internal::VersionRequest> routed;
+    if (routes_ != nullptr) {
+      for (size_t i = 0; i < routes_->num_requests(); ++i) {
+        routed.push_back(routes_->request(static_cast<int>(i)));
+      }
+    }
     std::unique_ptr<internal::PickTable> table = internal::PickTable::Build(
-        infos, config_, service_, absl::Uniform<uint64_t>(bit_gen_));
+        infos, routes_ != nullptr ? routes_->ApplyDefaults(config_) : config_,
+        service_, absl::Uniform<uint64_t>(bit_gen_), std::move(routed));
     grpc_connectivity_state state = GRPC_CHANNEL_READY;
     absl::Status status;
     switch (table->AggregateState()) {
@@ -379,7 +449,8 @@ class VlbPolicy final : public LoadBalancingPolicy {
     channel_control_helper()->UpdateState(
         state, status,
         std::make_unique<Picker>(std::move(table), std::move(subchannels),
-                                 config_.header, config_.version_aware));
+                                 config_.header, config_.version_aware,
+                                 routes_));
   }
 
   void ShutdownLocked() override {
@@ -395,6 +466,8 @@ class VlbPolicy final : public LoadBalancingPolicy {
   const absl::string_view name_;
   internal::PolicyConfig config_;
   std::string service_;
+  std::shared_ptr<const internal::RouteTable> routes_;
+  int64_t routes_revision_ = 0;
   std::vector<RefCountedPtr<Endpoint>> endpoints_;
   absl::BitGen bit_gen_;
   bool publish_scheduled_ = false;

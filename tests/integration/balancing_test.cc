@@ -388,5 +388,175 @@ TEST_F(BalancingTest, WeightedChildFollowsRegistryWeights) {
   EXPECT_NEAR(counts["w6"], 6000, 120);
 }
 
+// --- Route documents (README "Route documents") -------------------------
+
+constexpr char kRoutesKey[] = "/vlb/routes/hwholiday.srv.app";
+
+class RoutesTest : public BalancingTest {
+ protected:
+  void PutRoutes(const std::string& json) {
+    etcdserverpb::PutRequest put;
+    put.set_key(kRoutesKey);
+    put.set_value(json);
+    ASSERT_TRUE(etcd_client_->Put(put).ok());
+  }
+  void DeleteRoutes() {
+    etcdserverpb::DeleteRangeRequest del;
+    del.set_key(kRoutesKey);
+    ASSERT_TRUE(etcd_client_->DeleteRange(del).ok());
+  }
+  // Waits until a call asking for `version` is answered by `id`.
+  static bool ReachesWithin(api::Api::Stub* stub, const std::string& version,
+                            const std::string& id) {
+    return WaitFor([&] { return Call(stub, version).instance == id; }, kWait,
+                   absl::Milliseconds(5));
+  }
+  // Every one of `n` calls asking for `version` is answered by `id`.
+  static bool AllGoTo(api::Api::Stub* stub, const std::string& version,
+                      const std::string& id, int n = 50) {
+    for (int i = 0; i < n; ++i) {
+      if (Call(stub, version).instance != id) return false;
+    }
+    return true;
+  }
+  // The instance answering a call for user `user` (header x-user-id).
+  static std::string UserCall(api::Api::Stub* stub, const std::string& user) {
+    grpc::ClientContext context;
+    context.AddMetadata("x-user-id", user);
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    api::Request request;
+    api::Response response;
+    grpc::Status status = stub->ApiTest(&context, request, &response);
+    if (!status.ok()) return "<" + status.error_message() + ">";
+    return response.output().substr(0, response.output().find(' '));
+  }
+};
+
+TEST_F(RoutesTest, DocumentAppliesLiveKeepsLastGoodAndDeleteRestoresLocal) {
+  StartServer("one", "v1");
+  StartServer("two", "v2");
+  VersionPolicyOptions local;
+  local.default_version = "v1";
+  auto stub = Stub(local);
+  ASSERT_TRUE(WarmUp(stub.get(), "v2", {"two"}));
+  ASSERT_TRUE(AllGoTo(stub.get(), "", "one")) << "local default: v1";
+
+  PutRoutes(R"({"defaultVersion": "v2",
+                "rules": [{"name": "pin-v1-callers", "when": {"version": "v1"},
+                           "version": "v2"}]})");
+  ASSERT_TRUE(ReachesWithin(stub.get(), "v1", "two"));
+  EXPECT_TRUE(AllGoTo(stub.get(), "v1", "two")) << "the rule replaces v1";
+  EXPECT_TRUE(AllGoTo(stub.get(), "", "two")) << "the document's default";
+  EXPECT_TRUE(AllGoTo(stub.get(), "v2", "two"));
+
+  // An invalid document breaks nothing: this channel keeps the last valid
+  // one, and a channel that never saw a valid one uses its local config.
+  PutRoutes(R"({"defaultVersion": "v1", "rules": "not a list"})");
+  auto fresh = Stub(local);
+  ASSERT_TRUE(WarmUp(fresh.get(), "v2", {"two"}));
+  EXPECT_TRUE(AllGoTo(fresh.get(), "v1", "one")) << "local config";
+  EXPECT_TRUE(AllGoTo(fresh.get(), "", "one")) << "local default";
+  EXPECT_TRUE(AllGoTo(stub.get(), "v1", "two")) << "last valid document";
+  EXPECT_TRUE(AllGoTo(stub.get(), "", "two"));
+
+  DeleteRoutes();
+  ASSERT_TRUE(ReachesWithin(stub.get(), "v1", "one"));
+  EXPECT_TRUE(AllGoTo(stub.get(), "v1", "one"));
+  EXPECT_TRUE(AllGoTo(stub.get(), "", "one")) << "back to the local default";
+}
+
+TEST_F(RoutesTest, RulePrecedenceOfTheExampleDocument) {
+  StartServer("stable", "1.0.0");
+  StartServer("canary", "1.1.0-canary.1");
+  StartServer("beta", "2.1.0");
+  StartServer("three", "3.0.0");
+  auto stub = Stub();
+  ASSERT_TRUE(WarmUp(stub.get(), "*", {"stable", "canary", "beta", "three"}));
+  PutRoutes(R"({
+    "defaultVersion": "1.0.0",
+    "fallback": ["1.0.0", "*"],
+    "rules": [
+      {"name": "gateway-v2-needs-app-v3",
+       "when": {"callerService": "hwholiday.srv.gateway",
+                "callerVersion": "^2"},
+       "version": "3.0.0"},
+      {"name": "beta-users", "when": {"header": {"x-beta": "1"}},
+       "version": "^2.0.0-0"},
+      {"name": "canary", "when": {"version": "1.0.0"},
+       "split": [{"version": "1.0.0", "weight": 50},
+                 {"version": "1.1.0-canary.1", "weight": 50}],
+       "stickyHeader": "x-user-id"}]})");
+  // Before the document, 1.0.0 calls reach only "stable"; a beta user's
+  // reaching "beta" shows it is in force. This process declares no caller
+  // identity, so the first rule never holds for it.
+  auto beta_call = [&] {
+    grpc::ClientContext context;
+    context.AddMetadata("x-beta", "1");
+    EXPECT_TRUE(SetVersion(&context, "1.0.0").ok());
+    api::Request request;
+    api::Response response;
+    grpc::Status status = stub->ApiTest(&context, request, &response);
+    return status.ok() ? response.output().substr(0, 4) : "fail";
+  };
+  ASSERT_TRUE(WaitFor([&] { return beta_call() == "beta"; }, kWait));
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(beta_call(), "beta");
+  EXPECT_TRUE(AllGoTo(stub.get(), "", "stable")) << "the document's default";
+  EXPECT_TRUE(AllGoTo(stub.get(), "3.0.0", "three")) << "no rule matches";
+  std::map<std::string, int> sides;
+  for (int u = 0; u < 100; ++u) {
+    ++sides[UserCall(stub.get(), absl::StrCat("u", u))];
+  }
+  // No x-beta and no version header: the default (1.0.0) is not the
+  // canary rule's "when.version" (the call's own text, here none).
+  EXPECT_EQ(sides["stable"], 100);
+}
+
+TEST_F(RoutesTest, StickySplitSendsEachUserToOneSideInEveryChannel) {
+  StartServer("stable", "v1");
+  StartServer("canary", "v1-canary");
+  auto first = Stub();
+  auto second = Stub();
+  ASSERT_TRUE(WarmUp(first.get(), "*", {"stable", "canary"}));
+  ASSERT_TRUE(WarmUp(second.get(), "*", {"stable", "canary"}));
+  PutRoutes(R"({"rules": [{"name": "canary",
+      "split": [{"version": "v1", "weight": 90},
+                {"version": "v1-canary", "weight": 10}],
+      "stickyHeader": "x-user-id"}]})");
+  // In force once a user the hash puts on the canary gets there.
+  // ("user-1" .. "user-200": at least one is among the 10%.)
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (int u = 0; u < 200; ++u) {
+          if (UserCall(first.get(), absl::StrCat("user-", u)) == "canary") {
+            return true;
+          }
+        }
+        return false;
+      },
+      kWait));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (int u = 0; u < 200; ++u) {
+          if (UserCall(second.get(), absl::StrCat("user-", u)) == "canary") {
+            return true;
+          }
+        }
+        return false;
+      },
+      kWait));
+  int canary = 0;
+  for (int u = 0; u < 1000; ++u) {
+    const std::string user = absl::StrCat("user-", u);
+    const std::string side = UserCall(first.get(), user);
+    ASSERT_TRUE(side == "stable" || side == "canary") << side;
+    EXPECT_EQ(UserCall(first.get(), user), side) << user;
+    EXPECT_EQ(UserCall(second.get(), user), side) << user;
+    canary += side == "canary";
+  }
+  // 10% of 1000 users; the hash is deterministic, so this is exact for
+  // these ids (route_table_test checks 10,000 ids against 1%).
+  EXPECT_NEAR(canary, 100, 30);
+}
+
 }  // namespace
 }  // namespace vlb

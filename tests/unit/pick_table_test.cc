@@ -758,5 +758,48 @@ TEST(PickTableTest, ConcurrentPicksKeepExactRoundRobinTotals) {
   }
 }
 
+TEST(PickTableTest, RoutedRequestsPickTheirVersionsWithFallbacks) {
+  const std::vector<EndpointInfo> endpoints = {E("v1"), E("v2"), E("v2")};
+  std::vector<VersionRequest> routed = {*VersionRequest::Parse("v2"),
+                                        *VersionRequest::Parse("v9")};
+  auto table = PickTable::Build(endpoints, Config(R"({"fallback": ["v1"]})"),
+                                kService, 1, routed);
+  std::map<size_t, int> counts;
+  for (int i = 0; i < 100; ++i) {
+    PickResult r = table->PickRouted(0);
+    ASSERT_EQ(r.kind, Kind::kPicked);
+    EXPECT_EQ(r.source, PickResult::Source::kRoute);
+    ++counts[r.endpoint];
+  }
+  EXPECT_EQ(counts, (std::map<size_t, int>{{1, 50}, {2, 50}}));
+  // v9 has no instance: the policy's fallback applies to routed requests.
+  PickResult fallback = table->PickRouted(1);
+  ASSERT_EQ(fallback.kind, Kind::kPicked);
+  EXPECT_EQ(fallback.endpoint, 0u);
+  EXPECT_EQ(table->routed_text(1), "v9");
+}
+
+TEST(PickTableTest, RoutedFailureNamesTheRoutedVersion) {
+  std::vector<VersionRequest> routed = {*VersionRequest::Parse("v9")};
+  auto table = PickTable::Build({E("v1")}, Config(), kService, 1, routed);
+  PickResult r = table->PickRouted(0);
+  ASSERT_EQ(r.kind, Kind::kNoMatch);
+  EXPECT_EQ(table->FailureStatus(r, table->routed_text(0)).message(),
+            "no instance of hwholiday.srv.app matches routed version \"v9\" "
+            "(available: v1)");
+}
+
+TEST(PickTableTest, RoutedPicksDoNotAllocate) {
+  std::vector<VersionRequest> routed = {*VersionRequest::Parse("^1"),
+                                        *VersionRequest::Parse("v2")};
+  auto table = PickTable::Build({E("1.0.0"), E("1.2.0"), E("v2")}, Config(),
+                                kService, 1, routed);
+  vlb::testing::AllocationCounter counter;
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_EQ(table->PickRouted(i % 2).kind, Kind::kPicked);
+  }
+  EXPECT_EQ(counter.count(), 0);
+}
+
 }  // namespace
 }  // namespace vlb::internal
