@@ -59,6 +59,7 @@ void RouteWatcher::OnRead(
         absl::StrCat("reading route document ", key_,
                      " failed (keeping the one in force, retrying): ",
                      response.status().message())));
+    ReportFirst();
     RetryLater();
     return;
   }
@@ -67,6 +68,7 @@ void RouteWatcher::OnRead(
   } else {
     Apply(response->kvs(0));
   }
+  ReportFirst();
   StartWatch(response->header().revision() + 1);
 }
 
@@ -121,6 +123,13 @@ void RouteWatcher::Apply(const mvccpb::KeyValue& kv) {
   }
   state_.document = std::make_shared<const RouteDocument>(*std::move(parsed));
   state_.mod_revision = kv.mod_revision();
+  reported_ = true;
+  callbacks_.on_change(state_);
+}
+
+void RouteWatcher::ReportFirst() {
+  if (reported_) return;
+  reported_ = true;
   callbacks_.on_change(state_);
 }
 
@@ -128,6 +137,7 @@ void RouteWatcher::ApplyDeleted() {
   last_invalid_revision_ = 0;
   if (state_.document == nullptr) return;
   state_ = RouteState{};
+  reported_ = true;
   callbacks_.on_change(state_);
 }
 

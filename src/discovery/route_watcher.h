@@ -9,6 +9,12 @@
 // Compaction or a lost watch means read again; failed reads are retried
 // with backoff while the document in force stays in force.
 //
+// The first read's outcome is always reported, document or not, failed or
+// not (on_change with an empty state when there is none), so that a
+// resolver can hold its first addresses until it knows which rules apply:
+// a starting client must not send its first calls by its local config when
+// etcd holds rules that say otherwise.
+//
 // Threading: callbacks run on the etcd client's dispatcher thread.
 // Start/Stop/Refresh may be called from any thread; no callback runs after
 // Stop() returns.
@@ -60,6 +66,7 @@ class RouteWatcher {
   void OnWatchEnd(const absl::Status& status);
   void Apply(const mvccpb::KeyValue& kv);
   void ApplyDeleted();
+  void ReportFirst();
   void RetryLater();
 
   const std::shared_ptr<etcd::Client> client_;
@@ -70,6 +77,7 @@ class RouteWatcher {
   // Dispatcher-thread state.
   RouteState state_;
   int64_t last_invalid_revision_ = 0;
+  bool reported_ = false;  // on_change ran at least once
   bool stopped_ = false;
   bool reading_ = false;
   uint64_t watch_id_ = 0;

@@ -125,6 +125,7 @@ class EtcdResolver final : public Resolver {
                    ? nullptr
                    : grpc_core::MakeRefCounted<RouteDocumentArg>(
                          state.document, state.mod_revision);
+      routes_known_ = true;
       // The policy learns of the change with the addresses it has.
       if (last_addresses_.has_value()) Deliver(*last_addresses_);
     };
@@ -178,6 +179,10 @@ class EtcdResolver final : public Resolver {
   // far the channel lags behind.
   void Deliver(absl::StatusOr<ServerAddressList> addresses) {
     last_addresses_ = addresses;
+    // Until the route document's first read answered, the rules in force
+    // are unknown: the addresses wait (RouteWatcher reports that read
+    // whatever its outcome, so they wait one etcd round trip at most).
+    if (!routes_known_) return;
     Result result;
     result.addresses = std::move(addresses);
     result.args = channel_args_;
@@ -233,6 +238,7 @@ class EtcdResolver final : public Resolver {
   // Dispatcher thread: the route document in force (null: none) and the
   // last addresses delivered, re-sent with a new document.
   grpc_core::RefCountedPtr<RouteDocumentArg> route_;
+  bool routes_known_ = routes_key_.empty();
   std::optional<absl::StatusOr<ServerAddressList>> last_addresses_;
   // Shared with tasks posted to the dispatcher (Refresh); stopped first.
   std::shared_ptr<internal::AddressBook> book_;

@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "api.grpc.pb.h"
 #include "child_process.h"
 #include "etcd/client.h"
@@ -556,6 +558,38 @@ TEST_F(RoutesTest, StickySplitSendsEachUserToOneSideInEveryChannel) {
   // 10% of 1000 users; the hash is deterministic, so this is exact for
   // these ids (route_table_test checks 10,000 ids against 1%).
   EXPECT_NEAR(canary, 100, 30);
+}
+
+// Two client processes declaring different versions of one caller service
+// (VLB_CALLER_SERVICE / VLB_CALLER_VERSION): the caller rule applies to the
+// one it names, from its very first call.
+TEST_F(RoutesTest, CallerRulesFollowEachProcessIdentity) {
+  StartServer("one", "v1");
+  StartServer("three", "v3");
+  PutRoutes(R"({"defaultVersion": "v1",
+      "rules": [{"name": "gateway-v2-needs-app-v3",
+                 "when": {"callerService": "hwholiday.srv.gateway",
+                          "callerVersion": "^2"},
+                 "version": "v3"}]})");
+  auto run_as = [&](const std::string& version) {
+    absl::StatusOr<testing::CommandResult> run = testing::RunCommand(
+        VLB_EXAMPLE_CLIENT_BIN,
+        {"--target=" + Target(), "--calls=20", "--wait_for_ready"},
+        {{"VLB_CALLER_SERVICE", "hwholiday.srv.gateway"},
+         {"VLB_CALLER_VERSION", version}},
+        kWait);
+    EXPECT_TRUE(run.ok()) << run.status();
+    if (!run.ok()) return std::map<std::string, int>{};
+    EXPECT_EQ(run->exit_code, 0) << run->stdout_text << run->stderr_text;
+    std::map<std::string, int> answered;  // "OK <id> <version>: call-n"
+    for (absl::string_view line : absl::StrSplit(run->stdout_text, '\n')) {
+      if (!absl::ConsumePrefix(&line, "OK ")) continue;
+      ++answered[std::string(line.substr(0, line.find(' ')))];
+    }
+    return answered;
+  };
+  EXPECT_EQ(run_as("2.4.0"), (std::map<std::string, int>{{"three", 20}}));
+  EXPECT_EQ(run_as("1.9.0"), (std::map<std::string, int>{{"one", 20}}));
 }
 
 }  // namespace

@@ -406,5 +406,26 @@ TEST_F(EtcdResolverTest, RouteDocumentStaysWithLaterAddressChanges) {
   EXPECT_EQ(RouteOf(results_->back()), "v3");
 }
 
+TEST_F(EtcdResolverTest, FirstAddressesWaitForTheRouteDocumentsFirstRead) {
+  etcd_.Put(kRoutesKey, R"({"defaultVersion": "v1"})");
+  etcd_.Put(Key("a"), Record("a", "v1", "127.0.0.1:8001"));
+  // The route read goes out first; it answers a second late.
+  int ranges = 0;
+  etcd_.SetCallHook([&ranges](const testing::FakeCall& call) {
+    testing::FakeCallOutcome outcome;
+    if (call.method == "Range" && ranges++ == 0) {
+      outcome.delay = absl::Seconds(1);
+    }
+    return outcome;
+  });
+  Start();
+  Settle();
+  EXPECT_TRUE(results_->empty()) << "addresses sent before the rules known";
+  AdvanceUntilNewResult(absl::Seconds(2));
+  ASSERT_EQ(results_->size(), 1u);
+  EXPECT_EQ(RouteOf(results_->back()), "v1");
+  EXPECT_EQ(Last(), Endpoints{"a 127.0.0.1:8001 v1"});
+}
+
 }  // namespace
 }  // namespace vlb::grpc_adapter

@@ -78,10 +78,22 @@ TEST_F(RouteWatcherTest, ReadsTheDocumentAtStart) {
   EXPECT_EQ(changes_.back().mod_revision, revision);
 }
 
-TEST_F(RouteWatcherTest, NoDocumentMeansNoChange) {
+TEST_F(RouteWatcherTest, NoDocumentIsReportedOnceAtStart) {
   Start();
-  EXPECT_EQ(InForce(), "-");
+  EXPECT_EQ(InForce(), "none");
+  EXPECT_EQ(changes_.size(), 1u);
   EXPECT_TRUE(notices_.empty());
+}
+
+TEST_F(RouteWatcherTest, FailedFirstReadIsReportedThenTheDocument) {
+  etcd_.Put(kKey, Doc("v1"));
+  etcd_.SetUnavailable(true);
+  Start();
+  EXPECT_EQ(InForce(), "none") << "the resolver must not wait forever";
+  etcd_.SetUnavailable(false);
+  etcd_.AdvanceTime(absl::Seconds(2));
+  EXPECT_EQ(InForce(), "v1");
+  EXPECT_EQ(changes_.size(), 2u);
 }
 
 TEST_F(RouteWatcherTest, FollowsPutsAndDeletes) {
@@ -95,7 +107,7 @@ TEST_F(RouteWatcherTest, FollowsPutsAndDeletes) {
   etcd_.Delete(kKey);
   etcd_.RunUntilIdle();
   EXPECT_EQ(InForce(), "none");
-  EXPECT_EQ(changes_.size(), 3u);
+  EXPECT_EQ(changes_.size(), 4u);  // the first read's "none", then these
 }
 
 TEST_F(RouteWatcherTest, OtherKeysAreIgnored) {
@@ -103,17 +115,19 @@ TEST_F(RouteWatcherTest, OtherKeysAreIgnored) {
   etcd_.Put(std::string(kKey) + "2", Doc("v9"));
   etcd_.Put("/vlb/routes/hwholiday.srv", Doc("v8"));
   etcd_.RunUntilIdle();
-  EXPECT_EQ(InForce(), "-");
+  EXPECT_EQ(InForce(), "none");
+  EXPECT_EQ(changes_.size(), 1u);
 }
 
 TEST_F(RouteWatcherTest, InvalidDocumentKeepsTheLastValidOneAndNamesTheField) {
   Start();
   etcd_.Put(kKey, Doc("v1"));
   etcd_.RunUntilIdle();
+  const size_t before = changes_.size();
   const int64_t bad = etcd_.Put(kKey, R"({"rules": [{"name": "x"}]})");
   etcd_.RunUntilIdle();
   EXPECT_EQ(InForce(), "v1");
-  EXPECT_EQ(changes_.size(), 1u);
+  EXPECT_EQ(changes_.size(), before);
   ASSERT_EQ(NoticesContaining("is invalid; keeping the last valid one"), 1);
   EXPECT_EQ(NoticesContaining("at revision " + std::to_string(bad)), 1);
   EXPECT_EQ(NoticesContaining(
@@ -127,7 +141,7 @@ TEST_F(RouteWatcherTest, InvalidDocumentKeepsTheLastValidOneAndNamesTheField) {
 TEST_F(RouteWatcherTest, InvalidDocumentAtStartLeavesTheLocalConfig) {
   etcd_.Put(kKey, "{not json");
   Start();
-  EXPECT_EQ(InForce(), "-");
+  EXPECT_EQ(InForce(), "none");
   EXPECT_EQ(NoticesContaining("keeping the local config"), 1);
 }
 
@@ -168,9 +182,10 @@ TEST_F(RouteWatcherTest, OutageKeepsTheDocumentAndRecovers) {
 TEST_F(RouteWatcherTest, NothingAfterStop) {
   Start();
   watcher_->Stop();
+  const size_t before = changes_.size();
   etcd_.Put(kKey, Doc("v1"));
   etcd_.AdvanceTime(absl::Seconds(5));
-  EXPECT_TRUE(changes_.empty());
+  EXPECT_EQ(changes_.size(), before);
 }
 
 }  // namespace
