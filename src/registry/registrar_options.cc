@@ -114,9 +114,11 @@ absl::Status ValidateMetadata(
                         absl::StrCat("\"", absl::CHexEscape(key),
                                      "\": keys and values must be UTF-8"));
     }
-    if (key == "weight") {
-      return FieldError("metadata",
-                        "\"weight\" is reserved: set the weight field");
+    if (IsReservedMetadataKey(key)) {
+      return FieldError(
+          "metadata",
+          absl::StrCat("\"", key, "\" is reserved: set the ", key,
+                       key == "drained" ? " state with Drain()" : " field"));
     }
   }
   return absl::OkStatus();
@@ -151,6 +153,16 @@ absl::Status NormalizeRegistrarOptions(RegistrarOptions& options) {
   if (absl::Status status = ValidateMetadata(options.metadata); !status.ok()) {
     return status;
   }
+  if (!options.lane.empty()) {
+    if (absl::Status status = ValidateLane(options.lane); !status.ok()) {
+      return FieldError("lane", status.message());
+    }
+  }
+  if (options.drain_grace < absl::ZeroDuration()) {
+    return FieldError("drain_grace",
+                      absl::StrCat(absl::FormatDuration(options.drain_grace),
+                                   " is negative"));
+  }
   if (options.ttl < kMinRegistrationTtl) {
     return FieldError("ttl",
                       absl::StrCat(absl::FormatDuration(options.ttl),
@@ -184,6 +196,7 @@ ServiceInstance InstanceFromOptions(const RegistrarOptions& options) {
   instance.version = options.version;
   instance.address = options.address;
   instance.weight = options.weight;
+  instance.lane = options.lane;
   instance.metadata = options.metadata;
   return instance;
 }
