@@ -87,6 +87,21 @@ absl::Status CheckRequestable(absl::string_view version) {
                       absl::CHexEscape(version), reason));
 }
 
+// The options operators act on during a release: lane and drain grace.
+absl::Status ValidateReleaseOptions(const RegistrarOptions& options) {
+  if (!options.lane.empty()) {
+    if (absl::Status status = ValidateLane(options.lane); !status.ok()) {
+      return FieldError("lane", status.message());
+    }
+  }
+  if (options.drain_grace < absl::ZeroDuration()) {
+    return FieldError("drain_grace",
+                      absl::StrCat(absl::FormatDuration(options.drain_grace),
+                                   " is negative"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateVersion(absl::string_view version) {
@@ -153,15 +168,8 @@ absl::Status NormalizeRegistrarOptions(RegistrarOptions& options) {
   if (absl::Status status = ValidateMetadata(options.metadata); !status.ok()) {
     return status;
   }
-  if (!options.lane.empty()) {
-    if (absl::Status status = ValidateLane(options.lane); !status.ok()) {
-      return FieldError("lane", status.message());
-    }
-  }
-  if (options.drain_grace < absl::ZeroDuration()) {
-    return FieldError("drain_grace",
-                      absl::StrCat(absl::FormatDuration(options.drain_grace),
-                                   " is negative"));
+  if (absl::Status status = ValidateReleaseOptions(options); !status.ok()) {
+    return status;
   }
   if (options.ttl < kMinRegistrationTtl) {
     return FieldError("ttl",
