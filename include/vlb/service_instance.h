@@ -29,8 +29,9 @@
 
 namespace vlb {
 
-// Weights are integers in [kMinWeight, kMaxWeight]. 0 means "drained": a
-// weighted balancer never picks it while other instances exist.
+// Weights are integers in [kMinWeight, kMaxWeight]. A weighted balancer
+// never picks weight 0 while other instances exist; ServiceInstance::drained
+// is the explicit, policy-independent way to say that.
 inline constexpr uint32_t kMinWeight = 0;
 inline constexpr uint32_t kMaxWeight = 10000;
 inline constexpr uint32_t kDefaultWeight = 1;

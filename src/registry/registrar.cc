@@ -550,8 +550,9 @@ class RegistrarImpl final : public Registrar {
       adopted.weight = edited->weight;
       SetInstance(std::move(adopted));
       // The rest of the record is ours: rewrite it only if the edit
-      // changed more than what we adopt.
-      if (EncodeServiceRecord(instance_) == value) return;
+      // changed more than what we adopt, or if a write of ours still in
+      // flight (made before the adoption) may land on top of the edit.
+      if (!in_flight_ && EncodeServiceRecord(instance_) == value) return;
     }
     Reconcile();
   }
