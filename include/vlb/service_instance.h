@@ -7,6 +7,11 @@
 //   value: {"node":{"name":"app","path":"/hwholiday/srv/app","id":"app-1",
 //                   "version":"v1","address":"10.0.0.1:8089"},
 //           "metadata":{"weight":"1", ...}}
+// Operator-facing metadata entries with typed fields (written only when set,
+// so records without them look exactly like the seed format's):
+//   "drained": "true"     the instance takes no new calls while another
+//                         matching instance is ready (absent or "false": not)
+//   "lane": "feature-x"   the instance's lane (absent: the baseline)
 // Fields we do not know are kept (in `unknown_fields_json`) so that a record
 // read and written back loses nothing another writer put there.
 //
@@ -24,8 +29,9 @@
 
 namespace vlb {
 
-// Weights are integers in [kMinWeight, kMaxWeight]. 0 means "drained": a
-// weighted balancer never picks it while other instances exist.
+// Weights are integers in [kMinWeight, kMaxWeight]. A weighted balancer
+// never picks weight 0 while other instances exist; ServiceInstance::drained
+// is the explicit, policy-independent way to say that.
 inline constexpr uint32_t kMinWeight = 0;
 inline constexpr uint32_t kMaxWeight = 10000;
 inline constexpr uint32_t kDefaultWeight = 1;
@@ -40,7 +46,10 @@ struct ServiceInstance {
   std::string version;               // e.g. "v1", "2.3.1"
   std::string address;               // "host:port"
   uint32_t weight = kDefaultWeight;  // also stored as metadata["weight"]
-  // Everything in "metadata" except "weight"; values are strings.
+  bool drained = false;              // metadata["drained"] == "true"
+  std::string lane;                  // metadata["lane"]; empty: baseline
+  // Everything in "metadata" except the typed entries above ("weight",
+  // "drained", "lane"); values are strings.
   std::map<std::string, std::string> metadata;
   // JSON object text holding the fields of the record we do not interpret
   // (at any level), merged back when encoding. Empty when there were none.
@@ -51,7 +60,8 @@ struct ServiceInstance {
 
 // Parses a record value. Errors are InvalidArgument and name the field
 // ("node.address is missing", "metadata.weight: \"x\" is not an integer in
-// [0, 10000]"). Values larger than kMaxRecordBytes are rejected.
+// [0, 10000]", "metadata.drained: ..."). Values larger than kMaxRecordBytes
+// are rejected.
 absl::StatusOr<ServiceInstance> DecodeServiceRecord(absl::string_view json);
 
 // Serializes to the record format above (compact JSON).
@@ -80,6 +90,14 @@ std::string ServiceShortName(absl::string_view dotted_name);
 // Checks an instance id: non-empty, at most 255 bytes, no '/' and no control
 // characters.
 absl::Status ValidateInstanceId(absl::string_view id);
+
+// Checks a lane name: 1 to 63 characters of [a-z0-9-]. InvalidArgument
+// without a field name (callers prefix theirs).
+absl::Status ValidateLane(absl::string_view lane);
+
+// The metadata keys held in typed fields of ServiceInstance; a caller's
+// metadata map must not use them.
+bool IsReservedMetadataKey(absl::string_view key);
 
 // Checks "host:port": host is an IPv4 literal, a bracketed IPv6 literal or a
 // DNS name; port in [1, 65535].

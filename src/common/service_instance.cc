@@ -32,6 +32,9 @@ using OrderedJson = nlohmann::ordered_json;
 constexpr absl::string_view kNodeFields[] = {"name", "path", "id", "version",
                                              "address"};
 constexpr absl::string_view kWeightKey = "weight";
+constexpr absl::string_view kDrainedKey = "drained";
+constexpr absl::string_view kLaneKey = "lane";
+constexpr size_t kMaxLaneLength = 63;
 
 bool IsNodeField(absl::string_view key) {
   for (absl::string_view field : kNodeFields) {
@@ -94,6 +97,30 @@ absl::StatusOr<uint32_t> ParseWeight(const Json& value) {
   return weight;
 }
 
+// Only the two strings: a typo such as "ture" or "yes" must not silently
+// leave an instance serving that its operator meant to drain.
+absl::StatusOr<bool> ParseDrained(const Json& value) {
+  if (!value.is_string()) {
+    return WrongType("metadata.drained", "a string", value);
+  }
+  const std::string& text = value.get_ref<const std::string&>();
+  if (text == "true") return true;
+  if (text == "false") return false;
+  return absl::InvalidArgumentError(
+      absl::StrCat("metadata.drained: ", Excerpt(value),
+                   " is neither \"true\" nor \"false\""));
+}
+
+absl::StatusOr<std::string> ParseLane(const Json& value) {
+  if (!value.is_string()) return WrongType("metadata.lane", "a string", value);
+  const std::string& text = value.get_ref<const std::string&>();
+  if (absl::Status status = ValidateLane(text); !status.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("metadata.lane: ", status.message()));
+  }
+  return text;
+}
+
 // Reads node.<field> into `out`; a missing field leaves `out` empty.
 absl::Status ReadNodeString(const Json& node, const char* field,
                             std::string& out) {
@@ -128,9 +155,28 @@ absl::StatusOr<ServiceInstance> Decode(absl::string_view json);
 
 bool operator==(const ServiceInstance& a, const ServiceInstance& b) {
   return std::tie(a.name, a.path, a.id, a.version, a.address, a.weight,
-                  a.metadata, a.unknown_fields_json) ==
+                  a.drained, a.lane, a.metadata, a.unknown_fields_json) ==
          std::tie(b.name, b.path, b.id, b.version, b.address, b.weight,
-                  b.metadata, b.unknown_fields_json);
+                  b.drained, b.lane, b.metadata, b.unknown_fields_json);
+}
+
+absl::Status ValidateLane(absl::string_view lane) {
+  if (lane.empty() || lane.size() > kMaxLaneLength) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("lane ", Excerpt(Json(std::string(lane))),
+                     " must be 1 to ", kMaxLaneLength, " characters long"));
+  }
+  if (lane.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") !=
+      absl::string_view::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("lane ", Excerpt(Json(std::string(lane))),
+                     " may only hold lower-case letters, digits and '-'"));
+  }
+  return absl::OkStatus();
+}
+
+bool IsReservedMetadataKey(absl::string_view key) {
+  return key == kWeightKey || key == kDrainedKey || key == kLaneKey;
 }
 
 absl::StatusOr<ServiceInstance> DecodeServiceRecord(absl::string_view json) {
@@ -218,6 +264,18 @@ absl::Status DecodeMetadata(const Json& metadata, ServiceInstance* instance) {
       instance->weight = *weight;
       continue;
     }
+    if (key == kDrainedKey) {
+      absl::StatusOr<bool> drained = ParseDrained(value);
+      if (!drained.ok()) return drained.status();
+      instance->drained = *drained;
+      continue;
+    }
+    if (key == kLaneKey) {
+      absl::StatusOr<std::string> lane = ParseLane(value);
+      if (!lane.ok()) return lane.status();
+      instance->lane = *std::move(lane);
+      continue;
+    }
     if (!value.is_string()) {
       return WrongType(absl::StrCat("metadata.", key), "a string", value);
     }
@@ -263,11 +321,15 @@ std::string EncodeServiceRecord(const ServiceInstance& instance) {
   node["address"] = instance.address;
 
   OrderedJson metadata = OrderedJson::object();
-  // `weight` wins over a "weight" entry in the map, which the struct's
-  // contract excludes but a caller may still have put there.
+  // The typed fields win over entries of the same name in the map, which
+  // the struct's contract excludes but a caller may still have put there.
+  // "drained" and "lane" are written only when set, so that other records
+  // stay byte for byte what they were before these fields existed.
   metadata[std::string(kWeightKey)] = std::to_string(instance.weight);
+  if (instance.drained) metadata[std::string(kDrainedKey)] = "true";
+  if (!instance.lane.empty()) metadata[std::string(kLaneKey)] = instance.lane;
   for (const auto& [key, value] : instance.metadata) {
-    if (key != kWeightKey) metadata[key] = value;
+    if (!IsReservedMetadataKey(key)) metadata[key] = value;
   }
 
   OrderedJson root = OrderedJson::object();

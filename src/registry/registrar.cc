@@ -7,10 +7,18 @@
 //   if key absent            -> put(key, value, lease)
 //   else if key.lease == ours -> put(key, value, lease)
 //   else                      -> range(key)   (held by someone else)
-// Triggers: Start, Update, the lease reported gone or back, the key deleted
-// or overwritten (seen by a watch on the key), and retries after failures.
+// Triggers: Start, Update, Drain/Undrain, the lease reported gone or back,
+// the key deleted or overwritten (seen by a watch on the key), and retries
+// after failures.
+//
+// The watch on the key also tells the registrar's own writes from operator
+// edits under its lease (vlbctl drain): it remembers the values it sent, and
+// a value it did not send that names its instance has its `drained` and
+// `weight` adopted (see "Operator edits" in vlb/registrar.h).
 #include "vlb/registrar.h"
 
+#include <algorithm>
+#include <deque>
 #include <future>
 #include <utility>
 #include <vector>
@@ -18,6 +26,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "common/backoff.h"
 #include "etcd/client.h"
 #include "registry/registrar_internal.h"
@@ -33,10 +42,13 @@ using etcdserverpb::TxnResponse;
 class RegistrarImpl final : public Registrar {
  public:
   RegistrarImpl(RegistrarOptions options, RegistrarCallback callback,
-                std::shared_ptr<etcd::Client> client)
+                std::shared_ptr<etcd::Client> client,
+                internal::GraceWait grace_wait)
       : options_(std::move(options)),
         callback_(std::move(callback)),
         client_(std::move(client)),
+        grace_wait_(grace_wait ? std::move(grace_wait)
+                               : [](absl::Duration d) { absl::SleepFor(d); }),
         key_(InstanceKey(options_.service_name, options_.instance_id)),
         published_instance_(internal::InstanceFromOptions(options_)),
         instance_(internal::InstanceFromOptions(options_)),
@@ -100,26 +112,36 @@ class RegistrarImpl final : public Registrar {
         return s;
       }
     }
+    return Rewrite([&](ServiceInstance& updated) {
+      if (version) updated.version = *version;
+      if (weight) updated.weight = *weight;
+      if (metadata) updated.metadata = *metadata;
+    });
+  }
+
+  absl::Status Drain() override {
+    return Rewrite([](ServiceInstance& updated) { updated.drained = true; });
+  }
+  absl::Status Undrain() override {
+    return Rewrite([](ServiceInstance& updated) { updated.drained = false; });
+  }
+
+  // Applies `change` to the instance and waits for the write carrying it.
+  absl::Status Rewrite(const std::function<void(ServiceInstance&)>& change) {
     const bool can_wait = !client_->InDispatcherThread();
     std::shared_ptr<std::promise<absl::Status>> outcome;
     absl::Status refused;
     RunSync([&] {
-      // Merged here, on the dispatcher, so that concurrent Update() calls
-      // each build on the other's change instead of one losing it.
+      // Merged here, on the dispatcher, so that concurrent calls each build
+      // on the other's change instead of one losing it.
       ServiceInstance updated = instance_;
-      if (version) updated.version = *version;
-      if (weight) updated.weight = *weight;
-      if (metadata) updated.metadata = *metadata;
+      change(updated);
       if (EncodeServiceRecord(updated).size() > kMaxRecordBytes) {
         refused = absl::InvalidArgumentError(absl::StrCat(
             "metadata: the record would exceed ", kMaxRecordBytes, " bytes"));
         return;
       }
-      instance_ = std::move(updated);
-      {
-        absl::MutexLock lock(&mu_);
-        published_instance_ = instance_;
-      }
+      SetInstance(std::move(updated));
       if (stopped_ || !started_) return;  // written by a later Start()
       if (can_wait) outcome = WaitForNextWrite();
       ReconcileSoon(can_wait);
@@ -146,6 +168,43 @@ class RegistrarImpl final : public Registrar {
     return outcome;
   }
 
+  absl::Status Shutdown() override { return Shutdown(options_.drain_grace); }
+
+  absl::Status Shutdown(absl::Duration grace) override {
+    if (client_->InDispatcherThread()) return ShutdownLater(grace);
+    bool running = false;
+    RunSync([&] { running = started_ && !stopped_; });
+    absl::Status drained = absl::OkStatus();
+    if (running) {
+      drained = Drain();
+      // Clients that could not see the drained record would not move away:
+      // waiting for them would only delay the stop.
+      if (drained.ok() && grace > absl::ZeroDuration()) grace_wait_(grace);
+    }
+    Stop();
+    return drained;
+  }
+
+  // Shutdown() from the event callback: nothing may wait on this thread, so
+  // the drain is queued and Stop() runs on it once `grace` has passed.
+  absl::Status ShutdownLater(absl::Duration grace) {
+    if (stopped_) return absl::OkStatus();
+    ServiceInstance drained = instance_;
+    drained.drained = true;
+    SetInstance(std::move(drained));
+    if (started_) ReconcileSoon(false);
+    client_->CancelTimer(shutdown_timer_);
+    shutdown_timer_ = client_->RunAfter(grace, [this] {
+      shutdown_timer_ = 0;
+      Stop();
+    });
+    return absl::UnavailableError(
+        absl::StrCat("drain of ", key_,
+                     " queued; Shutdown() called from the event callback "
+                     "does not wait, and stops in ",
+                     absl::FormatDuration(grace)));
+  }
+
   void Stop() override {
     int64_t lease = 0;
     bool first = false;
@@ -154,6 +213,7 @@ class RegistrarImpl final : public Registrar {
       first = true;
       stopped_ = true;
       client_->CancelTimer(retry_timer_);
+      client_->CancelTimer(shutdown_timer_);
       if (watch_id_ != 0) client_->CancelWatch(watch_id_);
       watch_id_ = 0;
       lease = lease_id_;
@@ -208,6 +268,12 @@ class RegistrarImpl final : public Registrar {
 
   void Notify(RegistrarEvent event, const absl::Status& detail) {
     if (callback_) callback_(event, detail);
+  }
+
+  void SetInstance(ServiceInstance instance) {
+    instance_ = std::move(instance);
+    absl::MutexLock lock(&mu_);
+    published_instance_ = instance_;
   }
 
   void SetLease(int64_t lease) {
@@ -273,7 +339,8 @@ class RegistrarImpl final : public Registrar {
   }
 
   void WriteKey() {
-    const std::string value = EncodeServiceRecord(instance());
+    const std::string value = EncodeServiceRecord(instance_);
+    RememberSent(value);
     auto put = [&](etcdserverpb::RequestOp* op) {
       auto* request = op->mutable_request_put();
       request->set_key(key_);
@@ -448,12 +515,52 @@ class RegistrarImpl final : public Registrar {
             key_, " was overwritten under lease ", event.kv().lease())));
         return;
       }
+      if (!WasSent(event.kv().value())) AdoptEdit(event.kv().value());
     }
+  }
+
+  // --- Telling our writes from operator edits (dispatcher thread) ----------
+
+  // Values written but not yet seen on the watch. Bounded: a write that
+  // never lands (refused as a conflict) must not make the list grow.
+  void RememberSent(const std::string& value) {
+    constexpr size_t kMaxUnseenWrites = 16;
+    sent_values_.push_back(value);
+    if (sent_values_.size() > kMaxUnseenWrites) sent_values_.pop_front();
+  }
+
+  // Whether `value` is one of ours; forgets it and the writes before it
+  // (the watch delivers them in order).
+  bool WasSent(const std::string& value) {
+    auto it = std::find(sent_values_.begin(), sent_values_.end(), value);
+    if (it == sent_values_.end()) return false;
+    sent_values_.erase(sent_values_.begin(), it + 1);
+    return true;
+  }
+
+  // A value someone else wrote under our lease. An edit of our instance
+  // gives us its operator-controlled fields; anything else (not a record,
+  // another instance) is put right by writing ours back.
+  void AdoptEdit(const std::string& value) {
+    absl::StatusOr<ServiceInstance> edited = DecodeServiceRecord(value);
+    if (edited.ok() && edited->id == instance_.id &&
+        edited->address == instance_.address) {
+      ServiceInstance adopted = instance_;
+      adopted.drained = edited->drained;
+      adopted.weight = edited->weight;
+      SetInstance(std::move(adopted));
+      // The rest of the record is ours: rewrite it only if the edit
+      // changed more than what we adopt, or if a write of ours still in
+      // flight (made before the adoption) may land on top of the edit.
+      if (!in_flight_ && EncodeServiceRecord(instance_) == value) return;
+    }
+    Reconcile();
   }
 
   const RegistrarOptions options_;
   const RegistrarCallback callback_;
   const std::shared_ptr<etcd::Client> client_;
+  const internal::GraceWait grace_wait_;
   const std::string key_;
 
   // What the accessors read from any thread: copies of the dispatcher's
@@ -476,6 +583,8 @@ class RegistrarImpl final : public Registrar {
   bool watch_refused_ = false;  // until the key watch delivers again
   uint64_t watch_id_ = 0;
   uint64_t retry_timer_ = 0;
+  uint64_t shutdown_timer_ = 0;  // Stop() after a Shutdown() from a callback
+  std::deque<std::string> sent_values_;
   internal::Backoff backoff_;
   std::vector<std::function<void(const absl::Status&)>> write_waiters_;
 };
@@ -520,12 +629,13 @@ namespace internal {
 
 absl::StatusOr<std::unique_ptr<Registrar>> CreateRegistrar(
     RegistrarOptions options, RegistrarCallback callback,
-    std::shared_ptr<etcd::Client> client) {
+    std::shared_ptr<etcd::Client> client, GraceWait grace_wait) {
   if (absl::Status status = NormalizeRegistrarOptions(options); !status.ok()) {
     return status;
   }
-  return std::unique_ptr<Registrar>(new RegistrarImpl(
-      std::move(options), std::move(callback), std::move(client)));
+  return std::unique_ptr<Registrar>(
+      new RegistrarImpl(std::move(options), std::move(callback),
+                        std::move(client), std::move(grace_wait)));
 }
 
 }  // namespace internal

@@ -87,6 +87,21 @@ absl::Status CheckRequestable(absl::string_view version) {
                       absl::CHexEscape(version), reason));
 }
 
+// The options operators act on during a release: lane and drain grace.
+absl::Status ValidateReleaseOptions(const RegistrarOptions& options) {
+  if (!options.lane.empty()) {
+    if (absl::Status status = ValidateLane(options.lane); !status.ok()) {
+      return FieldError("lane", status.message());
+    }
+  }
+  if (options.drain_grace < absl::ZeroDuration()) {
+    return FieldError("drain_grace",
+                      absl::StrCat(absl::FormatDuration(options.drain_grace),
+                                   " is negative"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateVersion(absl::string_view version) {
@@ -114,9 +129,11 @@ absl::Status ValidateMetadata(
                         absl::StrCat("\"", absl::CHexEscape(key),
                                      "\": keys and values must be UTF-8"));
     }
-    if (key == "weight") {
-      return FieldError("metadata",
-                        "\"weight\" is reserved: set the weight field");
+    if (IsReservedMetadataKey(key)) {
+      return FieldError(
+          "metadata",
+          absl::StrCat("\"", key, "\" is reserved: set the ", key,
+                       key == "drained" ? " state with Drain()" : " field"));
     }
   }
   return absl::OkStatus();
@@ -149,6 +166,9 @@ absl::Status NormalizeRegistrarOptions(RegistrarOptions& options) {
                                   kMinWeight, kMaxWeight));
   }
   if (absl::Status status = ValidateMetadata(options.metadata); !status.ok()) {
+    return status;
+  }
+  if (absl::Status status = ValidateReleaseOptions(options); !status.ok()) {
     return status;
   }
   if (options.ttl < kMinRegistrationTtl) {
@@ -184,6 +204,7 @@ ServiceInstance InstanceFromOptions(const RegistrarOptions& options) {
   instance.version = options.version;
   instance.address = options.address;
   instance.weight = options.weight;
+  instance.lane = options.lane;
   instance.metadata = options.metadata;
   return instance;
 }

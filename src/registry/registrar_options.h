@@ -25,7 +25,8 @@ ServiceInstance InstanceFromOptions(const RegistrarOptions& options);
 // without spaces.
 absl::Status ValidateVersion(absl::string_view version);
 
-// Checks user metadata: "weight" is reserved; keys non-empty.
+// Checks user metadata: "weight", "drained" and "lane" are reserved; keys
+// non-empty, keys and values UTF-8.
 absl::Status ValidateMetadata(
     const std::map<std::string, std::string>& metadata);
 

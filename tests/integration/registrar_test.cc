@@ -572,6 +572,99 @@ TEST_F(RegistrarTest, UpdateRewritesValueUnderSameLease) {
       << log.ToString();
 }
 
+// Drain() and Undrain() rewrite the record in place; an etcdctl edit under
+// the registrar's lease is adopted and kept across Update() and a revoked
+// lease.
+TEST_F(RegistrarTest, DrainUndrainAndAnOperatorEditUnderTheLease) {
+  EventLog log;
+  std::unique_ptr<Registrar> registrar = Make(Options(), log);
+  ASSERT_NE(registrar, nullptr);
+  ASSERT_TRUE(registrar->Start().ok()) << log.ToString();
+  const KeyState before = Key(registrar->key());
+  ASSERT_TRUE(registrar->Drain().ok());
+  KeyState after = Key(registrar->key());
+  EXPECT_EQ(after.lease, before.lease);
+  EXPECT_EQ(after.create_revision, before.create_revision);
+  absl::StatusOr<json> value = ParseJson(after.value);
+  ASSERT_TRUE(value.ok()) << value.status();
+  EXPECT_EQ((*value)["metadata"],
+            json::parse(R"({"weight": "3", "drained": "true", "zone": "a"})"));
+  ASSERT_TRUE(registrar->Undrain().ok());
+  EXPECT_EQ(Key(registrar->key()).value, before.value);
+
+  // The operator's edit: drained, weight 5, same lease.
+  ServiceInstance edited = registrar->instance();
+  edited.drained = true;
+  edited.weight = 5;
+  ASSERT_TRUE(
+      etcd_
+          ->Etcdctl({"put", registrar->key(), EncodeServiceRecord(edited),
+                     absl::StrCat("--lease=", LeaseHex(registrar->lease_id()))})
+          .ok());
+  ASSERT_TRUE(WaitFor([&] { return registrar->instance().drained; }, kMargin))
+      << "the operator's drain was not adopted";
+  EXPECT_EQ(registrar->instance().weight, 5u);
+  ASSERT_TRUE(registrar->Update("v2", std::nullopt, std::nullopt).ok());
+  absl::StatusOr<ServiceInstance> record =
+      DecodeServiceRecord(Key(registrar->key()).value);
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->version, "v2");
+  EXPECT_TRUE(record->drained);
+  EXPECT_EQ(record->weight, 5u);
+
+  // A lost lease: the new registration is still drained.
+  const int64_t old_lease = registrar->lease_id();
+  ASSERT_TRUE(etcd_->Etcdctl({"lease", "revoke", LeaseHex(old_lease)}).ok());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return registrar->lease_id() != old_lease &&
+               KeyUnderLiveLease(*registrar);
+      },
+      kMargin))
+      << log.ToString();
+  record = DecodeServiceRecord(Key(registrar->key()).value);
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_TRUE(record->drained);
+  EXPECT_EQ(record->weight, 5u);
+}
+
+// Shutdown(): the last value of the key before the revoke deleted it was
+// the drained record under the live lease (read from etcd's history, so the
+// check does not race the grace period).
+TEST_F(RegistrarTest, ShutdownDrainsBeforeItRevokes) {
+  EventLog log;
+  std::unique_ptr<Registrar> registrar = Make(Options(), log);
+  ASSERT_NE(registrar, nullptr);
+  ASSERT_TRUE(registrar->Start().ok()) << log.ToString();
+  const std::string key = registrar->key();
+  const int64_t lease = registrar->lease_id();
+  const absl::Status shut = registrar->Shutdown(absl::Milliseconds(500));
+  EXPECT_TRUE(shut.ok()) << shut;
+  EXPECT_TRUE(KeyAbsent(key));
+  EXPECT_EQ(Lease(lease).ttl, -1);
+  EXPECT_EQ(log.events().back(), RegistrarEvent::kStopped) << log.ToString();
+
+  // The revoke is the latest revision; the one before it is the drain.
+  absl::StatusOr<std::string> now = etcd_->Etcdctl({"get", key, "-w", "json"});
+  ASSERT_TRUE(now.ok()) << now.status();
+  absl::StatusOr<json> header = ParseJson(*now);
+  ASSERT_TRUE(header.ok()) << header.status();
+  const int64_t revoked_at = (*header)["header"]["revision"].get<int64_t>();
+  absl::StatusOr<std::string> before = etcd_->Etcdctl(
+      {"get", key, absl::StrCat("--rev=", revoked_at - 1), "-w", "json"});
+  ASSERT_TRUE(before.ok()) << before.status();
+  absl::StatusOr<json> last = ParseJson(*before);
+  ASSERT_TRUE(last.ok()) << last.status();
+  ASSERT_FALSE((*last)["kvs"].empty()) << *before;
+  const json& kv = (*last)["kvs"][0];
+  EXPECT_EQ(kv.value("lease", int64_t{0}), lease);
+  std::string value;
+  ASSERT_TRUE(absl::Base64Unescape(kv.value("value", std::string()), &value));
+  absl::StatusOr<ServiceInstance> record = DecodeServiceRecord(value);
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_TRUE(record->drained);
+}
+
 // Update() promises the new value is in etcd when it returns, also when
 // another write is still in flight at the time (it must not be satisfied by
 // that older write's completion).

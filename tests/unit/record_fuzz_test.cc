@@ -138,6 +138,8 @@ std::string RecordFuzzTest::ValidRecord() {
       metadata["weight"] =
           OneIn(2) ? Json(std::to_string(weight)) : Json(weight);
     }
+    if (OneIn(3)) metadata["drained"] = OneIn(2) ? "true" : "false";
+    if (OneIn(3)) metadata["lane"] = PickOne({"a", "feature-x", "0-9"});
     root["metadata"] = metadata;
   }
   return root.dump(OneIn(3) ? 2 : -1, ' ', /*ensure_ascii=*/OneIn(2));
@@ -255,6 +257,11 @@ void CheckDecoded(absl::string_view record, const ServiceInstance& instance) {
   EXPECT_TRUE(ValidateAddress(instance.address).ok()) << Shown(record);
   EXPECT_LE(instance.weight, kMaxWeight) << Shown(record);
   EXPECT_EQ(instance.metadata.count("weight"), 0u) << Shown(record);
+  EXPECT_EQ(instance.metadata.count("drained"), 0u) << Shown(record);
+  EXPECT_EQ(instance.metadata.count("lane"), 0u) << Shown(record);
+  if (!instance.lane.empty()) {
+    EXPECT_TRUE(ValidateLane(instance.lane).ok()) << Shown(record);
+  }
   if (!instance.unknown_fields_json.empty()) {
     const Json unknown = Json::parse(instance.unknown_fields_json, nullptr,
                                      /*allow_exceptions=*/false);

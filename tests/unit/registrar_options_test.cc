@@ -132,6 +132,34 @@ TEST(RegistrarOptionsTest, RejectsReservedOrEmptyMetadataKey) {
   EXPECT_THAT(CreateError(options), StartsWith("metadata"));
   options.metadata = {{"", "x"}};
   EXPECT_THAT(CreateError(options), StartsWith("metadata"));
+  options.metadata = {{"drained", "true"}};
+  EXPECT_THAT(CreateError(options), HasSubstr("\"drained\" is reserved"));
+  options.metadata = {{"lane", "a"}};
+  EXPECT_THAT(CreateError(options), HasSubstr("\"lane\" is reserved"));
+}
+
+TEST(RegistrarOptionsTest, LaneIsValidatedAndWrittenToTheRecord) {
+  RegistrarOptions options = ValidOptions();
+  for (const char* bad : {"Feature", "a_b", "a.b"}) {
+    options.lane = bad;
+    EXPECT_THAT(CreateError(options), StartsWith("lane: ")) << bad;
+  }
+  options.lane = std::string(64, 'a');
+  EXPECT_THAT(CreateError(options), StartsWith("lane: "));
+  options.lane = "feature-x";
+  absl::StatusOr<std::unique_ptr<Registrar>> registrar =
+      Registrar::Create(options);
+  ASSERT_TRUE(registrar.ok()) << registrar.status();
+  EXPECT_EQ((*registrar)->instance().lane, "feature-x");
+  EXPECT_FALSE((*registrar)->instance().drained);
+}
+
+TEST(RegistrarOptionsTest, RejectsNegativeDrainGrace) {
+  RegistrarOptions options = ValidOptions();
+  options.drain_grace = absl::Seconds(-1);
+  EXPECT_THAT(CreateError(options), StartsWith("drain_grace: -1s"));
+  options.drain_grace = absl::ZeroDuration();
+  EXPECT_TRUE(Registrar::Create(options).ok());
 }
 
 TEST(RegistrarOptionsTest, RejectsOversizedRecord) {

@@ -320,5 +320,91 @@ TEST(DecodeServiceRecordTest, RejectsNonObjects) {
   ExpectRejected("42", "record: expected a JSON object, got number");
 }
 
+// --- drained and lane (operator-facing entries with typed fields) ---------
+
+TEST(DecodeServiceRecordTest, DecodesDrainedAndLane) {
+  absl::StatusOr<ServiceInstance> decoded = DecodeServiceRecord(
+      RecordWithMetadata(R"("drained":"true","lane":"feature-x","zone":"a")"));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_TRUE(decoded->drained);
+  EXPECT_EQ(decoded->lane, "feature-x");
+  EXPECT_EQ(decoded->metadata,
+            (std::map<std::string, std::string>{{"zone", "a"}}));
+
+  decoded = DecodeServiceRecord(RecordWithMetadata(R"("drained":"false")"));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_FALSE(decoded->drained);
+  EXPECT_THAT(decoded->metadata, IsEmpty());
+
+  decoded = DecodeServiceRecord(kSeedRecordV1);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_FALSE(decoded->drained);
+  EXPECT_EQ(decoded->lane, "");
+}
+
+TEST(DecodeServiceRecordTest, RejectsBadDrainedNamingTheField) {
+  for (const char* value : {R"("yes")", R"("TRUE")", R"("")", R"("1")"}) {
+    ExpectRejected(RecordWithMetadata(absl::StrCat(R"("drained":)", value)),
+                   "metadata.drained: ");
+  }
+  ExpectRejected(RecordWithMetadata(R"("drained":true)"),
+                 "metadata.drained: expected a string, got boolean");
+}
+
+TEST(DecodeServiceRecordTest, RejectsBadLaneNamingTheField) {
+  for (const std::string& lane :
+       {std::string(""), std::string("Feature"), std::string("a_b"),
+        std::string("a b"), std::string(64, 'a'), std::string("\u00e9")}) {
+    ExpectRejected(RecordWithMetadata(absl::StrCat(R"("lane":")", lane, "\"")),
+                   "metadata.lane: ");
+  }
+  ExpectRejected(RecordWithMetadata(R"("lane":7)"),
+                 "metadata.lane: expected a string, got number");
+  EXPECT_TRUE(
+      DecodeServiceRecord(RecordWithMetadata(absl::StrCat(
+                              R"("lane":")", std::string(63, 'z'), "\"")))
+          .ok());
+}
+
+TEST(ValidateLaneTest, AcceptsOnlyShortLowerCaseNames) {
+  EXPECT_TRUE(ValidateLane("a").ok());
+  EXPECT_TRUE(ValidateLane("feature-x-2").ok());
+  EXPECT_FALSE(ValidateLane("").ok());
+  EXPECT_FALSE(ValidateLane("X").ok());
+  EXPECT_FALSE(ValidateLane("a.b").ok());
+  EXPECT_FALSE(ValidateLane(std::string(64, 'a')).ok());
+}
+
+TEST(EncodeServiceRecordTest, WritesDrainedAndLaneOnlyWhenSet) {
+  ServiceInstance instance = SampleInstance();
+  const std::string plain = EncodeServiceRecord(instance);
+  EXPECT_THAT(plain, ::testing::Not(HasSubstr("drained")));
+  EXPECT_THAT(plain, ::testing::Not(HasSubstr("lane")));
+
+  instance.drained = true;
+  instance.lane = "feature-x";
+  EXPECT_EQ(EncodeServiceRecord(instance),
+            R"({"node":{"name":"app","path":"/hwholiday/srv/app",)"
+            R"("id":"app-1","version":"v1","address":"10.0.0.1:8089"},)"
+            R"("metadata":{"weight":"7","drained":"true","lane":"feature-x",)"
+            R"("canary":"true","zone":"eu-1"}})");
+  absl::StatusOr<ServiceInstance> decoded =
+      DecodeServiceRecord(EncodeServiceRecord(instance));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(*decoded, instance);
+}
+
+TEST(EncodeServiceRecordTest, TypedFieldsWinOverMetadataEntries) {
+  ServiceInstance instance = SampleInstance();
+  instance.metadata["drained"] = "true";
+  instance.metadata["lane"] = "NOT A LANE";
+  absl::StatusOr<ServiceInstance> decoded =
+      DecodeServiceRecord(EncodeServiceRecord(instance));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_FALSE(decoded->drained);
+  EXPECT_EQ(decoded->lane, "");
+  EXPECT_EQ(decoded->metadata.count("drained"), 0u);
+}
+
 }  // namespace
 }  // namespace vlb
