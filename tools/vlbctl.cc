@@ -91,12 +91,11 @@ int UnknownCommand(const std::vector<Command>& commands,
                                  "\"; commands: ", CommandNames(commands)));
 }
 
-// --help of the tool (no command named) or of the command named.
+// --help of the tool (no command named) or of the command named first;
+// the rest ("routes set --help") is the command's business, and its help
+// covers it.
 int Help(const std::vector<Command>& commands,
          const std::vector<std::string>& operands) {
-  if (operands.size() > 1) {
-    return UsageError(kProgram, "help takes one command at most");
-  }
   if (operands.empty() || operands[0] == "help") {
     PrintOut(programs::FlagsHelpFor(ToolUsage(commands), GlobalFlags()));
     return kExitOk;

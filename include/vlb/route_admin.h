@@ -55,8 +55,8 @@ absl::Status ValidateRouteDocument(absl::string_view text);
 //
 // The etcd client may send a request again after a timeout, so a
 // compare-and-swap that was applied but not answered can lose against
-// itself; when the document then already holds exactly `text`, that is
-// reported as success with its revision.
+// itself; the FailedPrecondition then says that the document already holds
+// exactly `text`.
 absl::StatusOr<int64_t> SetRouteDocument(
     const EtcdOptions& etcd, absl::string_view service, absl::string_view text,
     absl::string_view root = kDefaultRoutesRoot,

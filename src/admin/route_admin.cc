@@ -80,28 +80,31 @@ etcdserverpb::TxnRequest GuardedPut(const std::string& key,
   return txn;
 }
 
-// Why a guarded write lost, from the failure branch's read; or the
-// revision of our own write when a repeated request lost to itself.
-absl::StatusOr<int64_t> LostCompare(const etcdserverpb::TxnResponse& response,
-                                    const std::string& key,
-                                    absl::string_view text,
-                                    int64_t if_revision) {
+// Why a guarded write lost, from the failure branch's read.
+absl::Status LostCompare(const etcdserverpb::TxnResponse& response,
+                         const std::string& key, absl::string_view text,
+                         int64_t if_revision) {
+  const std::string expected = if_revision == 0
+                                   ? std::string("absent (revision 0)")
+                                   : absl::StrCat("at revision ", if_revision);
   const etcdserverpb::RangeResponse* range = nullptr;
   if (response.responses_size() > 0) {
     range = &response.responses(0).response_range();
   }
   if (range == nullptr || range->kvs_size() == 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        key, " does not exist (current revision 0), not at revision ",
-        if_revision, "; nothing written"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(key, " does not exist (current revision 0), not ",
+                     expected, "; nothing written"));
   }
   const mvccpb::KeyValue& current = range->kvs(0);
-  if (current.value() == text) return current.mod_revision();
-  const std::string expected = if_revision == 0
-                                   ? std::string("absent (revision 0)")
-                                   : absl::StrCat("at revision ", if_revision);
+  // Not reported as success: the caller asked for "only if unchanged".
+  const absl::string_view same =
+      current.value() == text
+          ? " (it already holds this very document: an earlier attempt of "
+            "this write, or the same edit made by someone else)"
+          : "";
   return absl::FailedPreconditionError(absl::StrCat(
-      key, " is at revision ", current.mod_revision(), ", not ", expected,
+      key, " is at revision ", current.mod_revision(), ", not ", expected, same,
       "; nothing written (get the document again and retry)"));
 }
 

@@ -102,7 +102,9 @@ int Get(const Invocation& invocation) {
   const std::string& service = invocation.operands[1];
   absl::StatusOr<StoredRouteDocument> stored =
       GetRouteDocument(invocation.etcd, service, Root());
-  if (!stored.ok()) return Fail("routes get", stored.status());
+  if (!stored.ok()) {
+    return Fail(absl::StrCat("routes get ", service), stored.status());
+  }
   const absl::Status valid = ValidateRouteDocument(stored->text);
   if (invocation.output == OutputFormat::kJson) {
     Json out = {{"service", service},
