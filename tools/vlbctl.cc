@@ -47,6 +47,7 @@ const std::vector<std::string>& GlobalFlags() {
 
 std::string CommandNames(const std::vector<Command>& commands) {
   std::vector<std::string> names;
+  names.reserve(commands.size() + 1);
   for (const Command& command : commands) names.push_back(command.name);
   names.push_back("help");
   return absl::StrJoin(names, ", ");
@@ -119,7 +120,9 @@ std::vector<std::string> WithUnderscoredFlagNames(int argc, char** argv) {
     const size_t start = arg.find_first_not_of('-');
     const size_t end = std::min(arg.find('='), arg.size());
     if (start == std::string::npos) continue;
-    std::replace(arg.begin() + start, arg.begin() + end, '-', '_');
+    for (size_t j = start; j < end; ++j) {
+      if (arg[j] == '-') arg[j] = '_';
+    }
   }
   return args;
 }
@@ -145,6 +148,7 @@ int Run(int argc, char** argv) {
   absl::SetProgramUsageMessage(ToolUsage(commands));  // for --helpfull
   std::vector<std::string> args = WithUnderscoredFlagNames(argc, argv);
   std::vector<char*> arg_pointers;
+  arg_pointers.reserve(args.size());
   for (std::string& arg : args) arg_pointers.push_back(arg.data());
   std::vector<std::string> operands;
   absl::StatusOr<programs::CommandLineRequest> request =
