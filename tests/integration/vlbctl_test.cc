@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "child_process.h"
 #include "etcd_process.h"
@@ -275,7 +276,9 @@ TEST_F(VlbctlTest, SetThenGetReturnsTheDocumentAndItsRevision) {
   EXPECT_THAT(set.stdout_text, HasSubstr(absl::StrCat(Key(service), "  ",
                                                       stored->mod_revision)));
 
-  const CommandResult get = Vlbctl({"routes", "get", service, "--output=json"});
+  // Flags may come before the command, too.
+  const CommandResult get =
+      Vlbctl({"--output", "json", "routes", "get", service});
   ASSERT_EQ(get.exit_code, 0) << get.stderr_text;
   const json out = json::parse(get.stdout_text);
   EXPECT_EQ(out["key"], Key(service));
@@ -287,12 +290,14 @@ TEST_F(VlbctlTest, SetThenGetReturnsTheDocumentAndItsRevision) {
 
   const CommandResult table = Vlbctl({"routes", "get", service});
   ASSERT_EQ(table.exit_code, 0) << table.stderr_text;
+  // Aligned columns: each as wide as its widest cell, then two spaces;
+  // the key "/vlb/routes/vlb.test.setget" is 27 characters wide.
+  const std::string revision =
+      absl::StrFormat("%-8d", stored->mod_revision);  // under "REVISION"
   EXPECT_EQ(
       table.stdout_text,
-      absl::StrCat("KEY                          REVISION  VALID\n",
-                   Key(service), "  ",
-                   absl::StrCat(stored->mod_revision, "        ").substr(0, 8),
-                   "  yes\n\n", kExample));
+      absl::StrCat("KEY", std::string(27 - 3 + 2, ' '), "REVISION  VALID\n",
+                   Key(service), "  ", revision, "  yes\n\n", kExample));
 }
 
 TEST_F(VlbctlTest, SetReadsStdinAndHonoursTheRoutesRoot) {
