@@ -55,7 +55,9 @@ std::string ProgramName(int argc, char** argv) {
 // Walks argv once, setting each flag as it comes.
 class ArgvParser {
  public:
-  ArgvParser(int argc, char** argv) : argc_(argc), argv_(argv) {}
+  // `operands` null: arguments that are not flags are refused.
+  ArgvParser(int argc, char** argv, std::vector<std::string>* operands)
+      : argc_(argc), argv_(argv), operands_(operands) {}
 
   absl::StatusOr<CommandLineRequest> Run();
 
@@ -70,6 +72,7 @@ class ArgvParser {
 
   const int argc_;
   char** const argv_;
+  std::vector<std::string>* const operands_;
   int next_ = 1;
   // Everything given so far to each list flag, joined with ','.
   std::map<std::string, std::string, std::less<>> lists_;
@@ -79,10 +82,16 @@ absl::StatusOr<CommandLineRequest> ArgvParser::Run() {
   while (next_ < argc_) {
     const absl::string_view arg = argv_[next_++];
     if (arg == "--") {  // the end of the flags, as in absl and getopt
-      if (next_ < argc_) return Unexpected(argv_[next_]);
+      if (next_ < argc_ && operands_ == nullptr)
+        return Unexpected(argv_[next_]);
+      while (next_ < argc_) operands_->emplace_back(argv_[next_++]);
       break;
     }
-    if (!absl::StartsWith(arg, "-") || arg == "-") return Unexpected(arg);
+    if (!absl::StartsWith(arg, "-") || arg == "-") {
+      if (operands_ == nullptr) return Unexpected(arg);
+      operands_->emplace_back(arg);
+      continue;
+    }
     absl::StatusOr<CommandLineRequest> request = ParseFlagArgument(arg);
     if (!request.ok() || *request != CommandLineRequest::kRun) return request;
   }
@@ -154,7 +163,12 @@ absl::Status ArgvParser::Set(absl::CommandLineFlag& flag, std::string value) {
 }  // namespace
 
 absl::StatusOr<CommandLineRequest> ParseFlagsInto(int argc, char** argv) {
-  return ArgvParser(argc, argv).Run();
+  return ArgvParser(argc, argv, nullptr).Run();
+}
+
+absl::StatusOr<CommandLineRequest> ParseFlagsAndOperandsInto(
+    int argc, char** argv, std::vector<std::string>* operands) {
+  return ArgvParser(argc, argv, operands).Run();
 }
 
 void ParseCommandLineOrExit(int argc, char** argv) {

@@ -23,6 +23,7 @@
 #define VLB_PROGRAMS_COMMON_COMMAND_LINE_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -47,10 +48,23 @@ enum class CommandLineRequest { kRun, kHelp, kHelpFull };
 // InvalidArgument names the offending argument or flag.
 absl::StatusOr<CommandLineRequest> ParseFlagsInto(int argc, char** argv);
 
+// The same for programs with operands (vlbctl's "routes get SERVICE"):
+// arguments that are not flags ("-" included, and all after "--") are
+// appended to `operands`, in order, instead of being refused. Flags and
+// operands may be mixed.
+absl::StatusOr<CommandLineRequest> ParseFlagsAndOperandsInto(
+    int argc, char** argv, std::vector<std::string>* operands);
+
 // The --help text: absl::ProgramUsageMessage(), then one entry per flag in
 // name order with its help text and its default (when not empty). Only the
 // program's flags, unless `include_library_flags` (--helpfull).
 std::string FlagsHelp(bool include_library_flags);
+
+// A --help text for one part of a program (a vlbctl command): `usage`, then
+// the entries of the flags named in `flag_names` that exist, in that order,
+// and --help.
+std::string FlagsHelpFor(absl::string_view usage,
+                         const std::vector<std::string>& flag_names);
 
 // Prints "<program>: error: <message>" and a pointer to --help on stderr;
 // returns kExitUsage for `return UsageError(...)` from main.

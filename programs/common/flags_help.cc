@@ -78,7 +78,42 @@ std::string Entry(absl::string_view name, absl::string_view text,
   return out;
 }
 
+// The flags' entries, their names aligned in one column, then --help's.
+std::string Entries(const std::vector<const absl::CommandLineFlag*>& flags) {
+  size_t column = std::strlen("  --help  ");
+  for (const absl::CommandLineFlag* flag : flags) {
+    column = std::max(column, flag->Name().size() + 6);  // "  --" and 2
+  }
+  column = std::min(column, kMaxNameColumn);
+  std::string out;
+  for (const absl::CommandLineFlag* flag : flags) {
+    out += Entry(flag->Name(), Description(*flag), column);
+  }
+  out += Entry("help", "print this help and exit", column);
+  return out;
+}
+
+std::string WithFlags(absl::string_view usage,
+                      const std::vector<const absl::CommandLineFlag*>& flags) {
+  std::string out(usage);
+  if (!out.empty() && out.back() != '\n') out += '\n';
+  out += "\nFlags:\n";
+  out += Entries(flags);
+  return out;
+}
+
 }  // namespace
+
+std::string FlagsHelpFor(absl::string_view usage,
+                         const std::vector<std::string>& flag_names) {
+  std::vector<const absl::CommandLineFlag*> flags;
+  for (const std::string& name : flag_names) {
+    if (const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name)) {
+      flags.push_back(flag);
+    }
+  }
+  return WithFlags(usage, flags);
+}
 
 std::string FlagsHelp(bool include_library_flags) {
   std::vector<const absl::CommandLineFlag*> flags;
@@ -87,19 +122,7 @@ std::string FlagsHelp(bool include_library_flags) {
   }
   std::sort(flags.begin(), flags.end(),
             [](const auto* a, const auto* b) { return a->Name() < b->Name(); });
-  size_t column = std::strlen("  --help  ");
-  for (const absl::CommandLineFlag* flag : flags) {
-    column = std::max(column, flag->Name().size() + 6);  // "  --" and 2
-  }
-  column = std::min(column, kMaxNameColumn);
-  std::string out(absl::ProgramUsageMessage());
-  if (!out.empty() && out.back() != '\n') out += '\n';
-  out += "\nFlags:\n";
-  for (const absl::CommandLineFlag* flag : flags) {
-    out += Entry(flag->Name(), Description(*flag), column);
-  }
-  out += Entry("help", "print this help and exit", column);
-  return out;
+  return WithFlags(absl::ProgramUsageMessage(), flags);
 }
 
 }  // namespace vlb::programs

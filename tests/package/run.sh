@@ -34,6 +34,10 @@ fi
 extra=$(cd "$prefix/include" && find . -mindepth 1 -maxdepth 1 ! -name vlb)
 [ -z "$extra" ] || fail "headers outside include/vlb installed: $extra"
 [ -f "$prefix/include/vlb/registrar.h" ] || fail "include/vlb/registrar.h not installed"
+if grep -q '^VLB_BUILD_TOOLS:BOOL=ON' "$build/CMakeCache.txt"; then
+  [ -x "$prefix/bin/vlbctl" ] || fail "bin/vlbctl not installed"
+  "$prefix/bin/vlbctl" --help >/dev/null || fail "the installed vlbctl --help exited with $?"
+fi
 
 gen=()
 command -v ninja >/dev/null 2>&1 && gen=(-G Ninja)

@@ -120,5 +120,37 @@ TEST(FlagsHelpTest, ListsTheProgramsFlagsWithTheirDefaults) {
   EXPECT_THAT(help, Not(HasSubstr("gtest")));
 }
 
+TEST_F(CommandLineTest, CollectsOperandsBetweenFlags) {
+  std::vector<std::string> args = {"program", "routes", "--test_name=a",
+                                   "get",     "-",      "--test_count",
+                                   "5",       "--",     "--test_switch"};
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  std::vector<std::string> operands;
+  ASSERT_EQ(*ParseFlagsAndOperandsInto(static_cast<int>(argv.size()),
+                                       argv.data(), &operands),
+            CommandLineRequest::kRun);
+  EXPECT_THAT(operands,
+              ::testing::ElementsAre("routes", "get", "-", "--test_switch"));
+  EXPECT_EQ(absl::GetFlag(FLAGS_test_name), "a");
+  EXPECT_EQ(absl::GetFlag(FLAGS_test_count), 5);
+  EXPECT_FALSE(absl::GetFlag(FLAGS_test_switch));  // after "--": an operand
+  ExpectRefused({"routes"}, "unexpected argument \"routes\"");
+}
+
+TEST(FlagsHelpTest, ListsOnlyTheNamedFlagsInTheirOrder) {
+  const std::string help =
+      FlagsHelpFor("Usage: x\n", {"test_switch", "no_such_flag", "test_name"});
+  EXPECT_THAT(help, HasSubstr("Usage: x\n\nFlags:\n"));
+  const size_t switch_at = help.find("--test_switch");
+  const size_t name_at = help.find("--test_name");
+  ASSERT_NE(switch_at, std::string::npos);
+  ASSERT_NE(name_at, std::string::npos);
+  EXPECT_LT(switch_at, name_at);
+  EXPECT_THAT(help, Not(HasSubstr("--test_count")));
+  EXPECT_THAT(help, Not(HasSubstr("no_such_flag")));
+  EXPECT_THAT(help, HasSubstr("--help"));
+}
+
 }  // namespace
 }  // namespace vlb::programs

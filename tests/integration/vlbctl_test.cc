@@ -1,0 +1,467 @@
+// vlbctl against a real etcd, run as a process the way an operator runs
+// it: every `routes` command, its output in both formats, its exit
+// statuses and its error messages. What ends up in etcd is checked with
+// etcdctl, not with vlbctl, so a command cannot vouch for itself.
+#include <stdlib.h>
+
+#include <cstdint>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "child_process.h"
+#include "etcd_process.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "vlb/route_admin.h"
+
+#ifndef VLBCTL_BIN
+#define VLBCTL_BIN ""
+#endif
+
+namespace vlb {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::vlb::testing::CommandResult;
+using ::vlb::testing::EtcdProcess;
+using json = nlohmann::json;
+
+// The document of issue 10.
+constexpr char kExample[] = R"({
+  "defaultVersion": "v1",
+  "fallback": ["v1", "*"],
+  "rules": [
+    {"name": "gateway-v2-needs-app-v3",
+     "when": {"callerService": "hwholiday.srv.gateway", "callerVersion": "^2"},
+     "version": "v3"},
+    {"name": "beta-users", "when": {"header": {"x-beta": "1"}}, "version": "^2.0.0-0"},
+    {"name": "canary",
+     "when": {"version": "v1"},
+     "split": [{"version": "v1", "weight": 95}, {"version": "1.1.0-canary.1", "weight": 5}],
+     "stickyHeader": "x-user-id"}
+  ]
+}
+)";
+constexpr char kPinned[] = R"({"defaultVersion": "v2"})";
+// A misspelt field: clients refuse it naming rules[0].stickyHeadr.
+constexpr char kInvalid[] =
+    R"({"rules": [{"name": "canary", "when": {"version": "v1"},
+         "split": [{"version": "v1", "weight": 9}, {"version": "v2", "weight": 1}],
+         "stickyHeadr": "x-user-id"}]})";
+
+// What etcd holds at a key, as etcdctl sees it.
+struct EtcdValue {
+  std::string value;
+  int64_t mod_revision = 0;
+};
+
+class VlbctlTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    absl::StatusOr<std::unique_ptr<EtcdProcess>> etcd = EtcdProcess::Start();
+    ASSERT_TRUE(etcd.ok()) << etcd.status();
+    etcd_ = etcd->release();
+    char pattern[] = "/tmp/vlbctl-test-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    dir_ = new std::string(pattern);
+  }
+  static void TearDownTestSuite() {
+    delete etcd_;
+    etcd_ = nullptr;
+    if (dir_ != nullptr) std::system(absl::StrCat("rm -rf ", *dir_).c_str());
+    delete dir_;
+    dir_ = nullptr;
+  }
+
+  void SetUp() override {
+    if (std::string(VLBCTL_BIN).empty()) {
+      GTEST_SKIP() << "built without VLB_BUILD_TOOLS";
+    }
+    ASSERT_NE(etcd_, nullptr);
+  }
+
+  // Runs vlbctl with `args` against the suite's etcd.
+  static CommandResult Vlbctl(std::vector<std::string> args) {
+    args.push_back(absl::StrCat("--etcd=", etcd_->endpoint()));
+    return Run(VLBCTL_BIN, args);
+  }
+
+  static CommandResult Run(const std::string& program,
+                           const std::vector<std::string>& args) {
+    absl::StatusOr<CommandResult> result =
+        vlb::testing::RunCommand(program, args, {}, absl::Seconds(30));
+    EXPECT_TRUE(result.ok()) << result.status();
+    return result.ok() ? *result : CommandResult();
+  }
+
+  // Runs vlbctl with `args`, its stdin read from `file`.
+  static CommandResult VlbctlWithStdin(const std::vector<std::string>& args,
+                                       const std::string& file) {
+    std::vector<std::string> sh = {"-c", "exec \"$0\" \"$@\" < \"$VLBCTL_IN\"",
+                                   VLBCTL_BIN};
+    sh.insert(sh.end(), args.begin(), args.end());
+    sh.push_back(absl::StrCat("--etcd=", etcd_->endpoint()));
+    absl::StatusOr<CommandResult> result = vlb::testing::RunCommand(
+        "/bin/sh", sh, {{"VLBCTL_IN", file}}, absl::Seconds(30));
+    EXPECT_TRUE(result.ok()) << result.status();
+    return result.ok() ? *result : CommandResult();
+  }
+
+  static std::string WriteFile(const std::string& name,
+                               const std::string& text) {
+    const std::string path = absl::StrCat(*dir_, "/", name);
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  static std::optional<EtcdValue> ReadEtcd(const std::string& key) {
+    absl::StatusOr<std::string> out =
+        etcd_->Etcdctl({"get", key, "-w", "json"});
+    EXPECT_TRUE(out.ok()) << out.status();
+    if (!out.ok()) return std::nullopt;
+    const json parsed = json::parse(*out);
+    if (!parsed.contains("kvs") || parsed["kvs"].empty()) return std::nullopt;
+    EtcdValue value;
+    // etcdctl's JSON carries values base64-encoded.
+    EXPECT_TRUE(absl::Base64Unescape(
+        parsed["kvs"][0]["value"].get<std::string>(), &value.value));
+    value.mod_revision = parsed["kvs"][0]["mod_revision"].get<int64_t>();
+    return value;
+  }
+
+  static std::string Key(const std::string& service) {
+    return absl::StrCat("/vlb/routes/", service);
+  }
+
+  // `routes set` of `text` for `service`, which must succeed; returns the
+  // revision it printed.
+  static int64_t SetOrDie(const std::string& service, const std::string& text) {
+    const CommandResult set = Vlbctl(
+        {"routes", "set", service, WriteFile(service, text), "--output=json"});
+    EXPECT_EQ(set.exit_code, 0) << set.stderr_text;
+    const json out = json::parse(set.stdout_text, nullptr, false);
+    return out.is_object() ? out.value("revision", int64_t{-1}) : -1;
+  }
+
+  static EtcdProcess* etcd_;
+  static std::string* dir_;
+};
+
+EtcdProcess* VlbctlTest::etcd_ = nullptr;
+std::string* VlbctlTest::dir_ = nullptr;
+
+TEST_F(VlbctlTest, HelpOfTheToolAndOfEveryCommandExitsZero) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"--help"},
+                                             {"help"},
+                                             {"help", "routes"},
+                                             {"routes", "--help"},
+                                             {"routes", "set", "--help"},
+                                             {"routes", "-h"}}) {
+    const CommandResult help = Run(VLBCTL_BIN, args);
+    EXPECT_EQ(help.exit_code, 0) << args.back() << help.stderr_text;
+    EXPECT_THAT(help.stdout_text, HasSubstr("Usage: vlbctl")) << args.back();
+    EXPECT_THAT(help.stdout_text, HasSubstr("--etcd ")) << args.back();
+    EXPECT_THAT(help.stdout_text, HasSubstr("--output ")) << args.back();
+  }
+  const CommandResult tool = Run(VLBCTL_BIN, {"--help"});
+  EXPECT_THAT(tool.stdout_text, HasSubstr("routes "));
+  const CommandResult routes = Run(VLBCTL_BIN, {"routes", "--help"});
+  for (const char* text :
+       {"routes get SERVICE", "routes validate [FILE|-]", "routes set SERVICE",
+        "routes delete SERVICE", "--if_revision ", "--routes_root "}) {
+    EXPECT_THAT(routes.stdout_text, HasSubstr(text));
+  }
+}
+
+TEST_F(VlbctlTest, BadCommandLinesExitTwoAndSayWhy) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string mentions;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{}, "no command given; commands: routes, help"},
+           {{"bogus"}, "unknown command \"bogus\"; commands: routes, help"},
+           {{"help", "bogus"}, "unknown command \"bogus\""},
+           {{"routes"}, "get, set, validate or delete"},
+           {{"routes", "frobnicate"}, "unknown subcommand \"frobnicate\""},
+           {{"routes", "get"}, "usage: vlbctl routes get SERVICE"},
+           {{"routes", "get", "a.b", "c"}, "usage: vlbctl routes get SERVICE"},
+           {{"routes", "validate", "a", "b"}, "usage: vlbctl routes validate"},
+           {{"routes", "set"}, "usage: vlbctl routes set"},
+           {{"routes", "delete"}, "usage: vlbctl routes delete SERVICE"},
+           {{"routes", "get", "a.b", "--if-revision=3"}, "for routes set only"},
+           {{"routes", "set", "a.b", "f", "--if-revision=-1"}, "negative"},
+           {{"routes", "set", "a.b", "f", "--if-revision=x"}, "if_revision"},
+           {{"routes", "get", "a.b", "--output=xml"}, "neither table nor json"},
+           {{"routes", "get", "a.b", "--timeout=0s"}, "--timeout"},
+           {{"routes", "get", "a.b", "--bogus"}, "unknown flag --bogus"},
+       }) {
+    const CommandResult result = Vlbctl(c.args);
+    const std::string what = c.args.empty() ? "(none)" : c.args.back();
+    EXPECT_EQ(result.exit_code, 2) << what << ": " << result.stderr_text;
+    EXPECT_THAT(result.stderr_text, HasSubstr(c.mentions)) << what;
+    EXPECT_THAT(result.stderr_text, HasSubstr("--help for usage")) << what;
+    EXPECT_EQ(result.stdout_text, "") << what;
+  }
+}
+
+TEST_F(VlbctlTest, GetOfAMissingDocumentFailsNamingTheKey) {
+  const CommandResult get = Vlbctl({"routes", "get", "vlb.test.missing"});
+  EXPECT_EQ(get.exit_code, 1);
+  EXPECT_THAT(get.stderr_text,
+              HasSubstr("no route document at /vlb/routes/vlb.test.missing"));
+  EXPECT_EQ(get.stdout_text, "");
+}
+
+TEST_F(VlbctlTest, ValidateAcceptsTheIssueExampleWithoutEtcd) {
+  const std::string file = WriteFile("example.json", kExample);
+  // No etcd behind this endpoint: validate must not need one.
+  const CommandResult table =
+      Run(VLBCTL_BIN, {"routes", "validate", file, "--etcd=127.0.0.1:1"});
+  EXPECT_EQ(table.exit_code, 0) << table.stderr_text;
+  EXPECT_THAT(table.stdout_text, HasSubstr("SOURCE"));
+  EXPECT_THAT(table.stdout_text, HasSubstr("yes    3"));
+
+  const CommandResult from_stdin =
+      VlbctlWithStdin({"routes", "validate", "-", "--output=json"}, file);
+  EXPECT_EQ(from_stdin.exit_code, 0) << from_stdin.stderr_text;
+  EXPECT_EQ(json::parse(from_stdin.stdout_text),
+            json({{"source", "stdin"}, {"valid", true}, {"rules", 3}}));
+  const CommandResult no_operand =
+      VlbctlWithStdin({"routes", "validate"}, file);
+  EXPECT_EQ(no_operand.exit_code, 0) << no_operand.stderr_text;
+}
+
+TEST_F(VlbctlTest, ValidateRefusesPrintingTheMessageClientsLog) {
+  const std::string file = WriteFile("invalid.json", kInvalid);
+  const std::string message(ValidateRouteDocument(kInvalid).message());
+  ASSERT_THAT(message, HasSubstr("rules[0].stickyHeadr: unknown field"));
+
+  const CommandResult table = Vlbctl({"routes", "validate", file});
+  EXPECT_EQ(table.exit_code, 1);
+  EXPECT_THAT(table.stderr_text,
+              HasSubstr(absl::StrCat("routes validate ", file, ": ", message)));
+  const CommandResult json_out =
+      Vlbctl({"routes", "validate", file, "--output=json"});
+  EXPECT_EQ(json_out.exit_code, 1);
+  EXPECT_EQ(json::parse(json_out.stdout_text),
+            json({{"source", file}, {"valid", false}, {"error", message}}));
+
+  const CommandResult missing =
+      Vlbctl({"routes", "validate", absl::StrCat(*dir_, "/nope.json")});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.stderr_text, HasSubstr("nope.json: No such file"));
+}
+
+TEST_F(VlbctlTest, SetThenGetReturnsTheDocumentAndItsRevision) {
+  const std::string service = "vlb.test.setget";
+  const CommandResult set =
+      Vlbctl({"routes", "set", service, WriteFile("setget.json", kExample)});
+  ASSERT_EQ(set.exit_code, 0) << set.stderr_text;
+  const std::optional<EtcdValue> stored = ReadEtcd(Key(service));
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->value, kExample);
+  EXPECT_THAT(set.stdout_text, HasSubstr(absl::StrCat(Key(service), "  ",
+                                                      stored->mod_revision)));
+
+  // Flags may come before the command, too.
+  const CommandResult get =
+      Vlbctl({"--output", "json", "routes", "get", service});
+  ASSERT_EQ(get.exit_code, 0) << get.stderr_text;
+  const json out = json::parse(get.stdout_text);
+  EXPECT_EQ(out["key"], Key(service));
+  EXPECT_EQ(out["service"], service);
+  EXPECT_EQ(out["revision"], stored->mod_revision);
+  EXPECT_EQ(out["valid"], true);
+  EXPECT_EQ(out["text"], kExample);
+  EXPECT_EQ(out["document"], json::parse(kExample));
+
+  const CommandResult table = Vlbctl({"routes", "get", service});
+  ASSERT_EQ(table.exit_code, 0) << table.stderr_text;
+  // Aligned columns: each as wide as its widest cell, then two spaces;
+  // the key "/vlb/routes/vlb.test.setget" is 27 characters wide.
+  const std::string revision =
+      absl::StrFormat("%-8d", stored->mod_revision);  // under "REVISION"
+  EXPECT_EQ(
+      table.stdout_text,
+      absl::StrCat("KEY", std::string(27 - 3 + 2, ' '), "REVISION  VALID\n",
+                   Key(service), "  ", revision, "  yes\n\n", kExample));
+}
+
+TEST_F(VlbctlTest, SetReadsStdinAndHonoursTheRoutesRoot) {
+  const std::string file = WriteFile("stdin.json", kPinned);
+  const CommandResult set = VlbctlWithStdin(
+      {"routes", "set", "vlb.test.root", "-", "--routes_root=/other/routes/"},
+      file);
+  ASSERT_EQ(set.exit_code, 0) << set.stderr_text;
+  const std::optional<EtcdValue> stored =
+      ReadEtcd("/other/routes/vlb.test.root");
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->value, kPinned);
+  EXPECT_FALSE(ReadEtcd(Key("vlb.test.root")).has_value());
+  const CommandResult bad_root =
+      Vlbctl({"routes", "get", "vlb.test.root", "--routes_root=/no/slash"});
+  EXPECT_EQ(bad_root.exit_code, 1);
+  EXPECT_THAT(bad_root.stderr_text, HasSubstr("routes root \"/no/slash\""));
+}
+
+TEST_F(VlbctlTest, SetRefusesAnInvalidDocumentAndWritesNothing) {
+  const std::string service = "vlb.test.invalid";
+  const std::string message(ValidateRouteDocument(kInvalid).message());
+  const CommandResult refused =
+      Vlbctl({"routes", "set", service, WriteFile("refused.json", kInvalid)});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.stderr_text, HasSubstr("nothing written"));
+  EXPECT_THAT(refused.stderr_text, HasSubstr(message));
+  EXPECT_FALSE(ReadEtcd(Key(service)).has_value());
+
+  // Over a good document, too: the good one stays.
+  const int64_t revision = SetOrDie(service, kPinned);
+  EXPECT_EQ(
+      Vlbctl({"routes", "set", service, WriteFile("refused.json", kInvalid)})
+          .exit_code,
+      1);
+  const std::optional<EtcdValue> stored = ReadEtcd(Key(service));
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->value, kPinned);
+  EXPECT_EQ(stored->mod_revision, revision);
+}
+
+TEST_F(VlbctlTest, SetWithAStaleRevisionIsRefusedNamingTheCurrentOne) {
+  const std::string service = "vlb.test.cas";
+  const int64_t first = SetOrDie(service, kPinned);
+  const int64_t second = SetOrDie(service, kExample);
+  ASSERT_GT(second, first);
+
+  const CommandResult stale =
+      Vlbctl({"routes", "set", service, WriteFile("cas.json", kPinned),
+              absl::StrCat("--if-revision=", first)});
+  EXPECT_EQ(stale.exit_code, 1);
+  EXPECT_THAT(stale.stderr_text,
+              HasSubstr(absl::StrCat(Key(service), " is at revision ", second,
+                                     ", not at revision ", first)));
+  EXPECT_EQ(ReadEtcd(Key(service))->value, kExample);
+
+  const CommandResult current =
+      Vlbctl({"routes", "set", service, WriteFile("cas.json", kPinned),
+              absl::StrCat("--if_revision=", second), "--output=json"});
+  ASSERT_EQ(current.exit_code, 0) << current.stderr_text;
+  const std::optional<EtcdValue> stored = ReadEtcd(Key(service));
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->value, kPinned);
+  EXPECT_EQ(json::parse(current.stdout_text)["revision"], stored->mod_revision);
+}
+
+TEST_F(VlbctlTest, IfRevisionZeroCreatesOnlyWhenAbsent) {
+  const std::string service = "vlb.test.create";
+  const std::string file = WriteFile("create.json", kPinned);
+  const CommandResult created =
+      Vlbctl({"routes", "set", service, file, "--if-revision=0"});
+  ASSERT_EQ(created.exit_code, 0) << created.stderr_text;
+  const std::optional<EtcdValue> stored = ReadEtcd(Key(service));
+  ASSERT_TRUE(stored.has_value());
+
+  const CommandResult again =
+      Vlbctl({"routes", "set", service, WriteFile("create2.json", kExample),
+              "--if-revision=0"});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_THAT(again.stderr_text,
+              HasSubstr(absl::StrCat("is at revision ", stored->mod_revision,
+                                     ", not absent (revision 0)")));
+  EXPECT_EQ(ReadEtcd(Key(service))->value, kPinned);
+}
+
+TEST_F(VlbctlTest, DeleteRemovesTheDocumentAndFailsWhenThereIsNone) {
+  const std::string service = "vlb.test.delete";
+  const int64_t revision = SetOrDie(service, kPinned);
+  const CommandResult deleted =
+      Vlbctl({"routes", "delete", service, "--output=json"});
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.stderr_text;
+  const json out = json::parse(deleted.stdout_text);
+  EXPECT_EQ(out["key"], Key(service));
+  EXPECT_EQ(out["deleted"], true);
+  EXPECT_GT(out["revision"].get<int64_t>(), revision);
+  EXPECT_FALSE(ReadEtcd(Key(service)).has_value());
+
+  const CommandResult missing = Vlbctl({"routes", "delete", service});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.stderr_text,
+              HasSubstr(absl::StrCat("no route document at ", Key(service))));
+  EXPECT_EQ(missing.stdout_text, "");
+}
+
+TEST_F(VlbctlTest, GetShowsADocumentClientsWouldRefuse) {
+  const std::string service = "vlb.test.tampered";
+  ASSERT_TRUE(etcd_->Etcdctl({"put", Key(service), "{\"rules\": 3}"}).ok());
+  const std::string message(ValidateRouteDocument("{\"rules\": 3}").message());
+  const CommandResult table = Vlbctl({"routes", "get", service});
+  EXPECT_EQ(table.exit_code, 0) << table.stderr_text;
+  EXPECT_THAT(table.stdout_text, HasSubstr("  no\n"));
+  EXPECT_THAT(table.stdout_text, HasSubstr(absl::StrCat("error: ", message)));
+  const CommandResult json_out =
+      Vlbctl({"routes", "get", service, "--output=json"});
+  const json out = json::parse(json_out.stdout_text);
+  EXPECT_EQ(out["valid"], false);
+  EXPECT_EQ(out["error"], message);
+}
+
+TEST_F(VlbctlTest, AnUnreachableEtcdFailsNamingTheEndpoint) {
+  absl::StatusOr<int> port = vlb::testing::PickFreePort();
+  ASSERT_TRUE(port.ok()) << port.status();
+  const std::string endpoint = absl::StrCat("127.0.0.1:", *port);
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{
+           {"routes", "get", "vlb.test.down"},
+           {"routes", "set", "vlb.test.down", WriteFile("down.json", kPinned)},
+           {"routes", "delete", "vlb.test.down"}}) {
+    std::vector<std::string> with_etcd = args;
+    with_etcd.push_back(absl::StrCat("--etcd=", endpoint));
+    with_etcd.push_back("--timeout=2s");
+    const CommandResult result = Run(VLBCTL_BIN, with_etcd);
+    EXPECT_EQ(result.exit_code, 1) << args[1];
+    EXPECT_THAT(result.stderr_text, HasSubstr(endpoint)) << args[1];
+    EXPECT_THAT(result.stderr_text, HasSubstr("/vlb/routes/vlb.test.down"))
+        << args[1];
+  }
+}
+
+// The public API the tool is built on, called in-process.
+TEST_F(VlbctlTest, TheAdminApiRoundTrips) {
+  EtcdOptions etcd;
+  etcd.endpoints = {etcd_->endpoint()};
+  const std::string service = "vlb.test.api";
+  absl::StatusOr<int64_t> created =
+      SetRouteDocument(etcd, service, kPinned, kDefaultRoutesRoot, 0);
+  ASSERT_TRUE(created.ok()) << created.status();
+  absl::StatusOr<StoredRouteDocument> got = GetRouteDocument(etcd, service);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->key, Key(service));
+  EXPECT_EQ(got->text, kPinned);
+  EXPECT_EQ(got->mod_revision, *created);
+  const absl::StatusOr<int64_t> lost =
+      SetRouteDocument(etcd, service, kExample, kDefaultRoutesRoot, 0);
+  EXPECT_EQ(lost.status().code(), absl::StatusCode::kFailedPrecondition);
+  const absl::StatusOr<int64_t> invalid =
+      SetRouteDocument(etcd, service, kInvalid);
+  EXPECT_EQ(invalid.status(), ValidateRouteDocument(kInvalid));
+  ASSERT_TRUE(DeleteRouteDocument(etcd, service).ok());
+  EXPECT_EQ(GetRouteDocument(etcd, service).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(DeleteRouteDocument(etcd, service).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace vlb
