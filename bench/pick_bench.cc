@@ -79,7 +79,25 @@ struct Scenario {
   Weights weights;
   // The header value each call carries, if any.
   std::optional<const char*> request;
+  // A route document in force, if any (LbHarness::Options).
+  const char* routes = nullptr;
 };
+
+// The issue's example document over v1/v2 instances: a caller rule (this
+// process declares no caller, so it is dropped at compile time), a header
+// rule whose header the calls lack, and a canary split on "v1" calls
+// without the sticky header (a per-call draw).
+constexpr char kThreeRules[] = R"({
+  "defaultVersion": "v1", "fallback": ["v1", "*"],
+  "rules": [
+    {"name": "gateway-v2-needs-app-v3",
+     "when": {"callerService": "hwholiday.srv.gateway", "callerVersion": "^2"},
+     "version": "v2"},
+    {"name": "beta-users", "when": {"header": {"x-beta": "1"}},
+     "version": "v2"},
+    {"name": "canary", "when": {"version": "v1"},
+     "split": [{"version": "v1", "weight": 95}, {"version": "v2", "weight": 5}],
+     "stickyHeader": "x-user-id"}]})";
 
 const Scenario kVersionRr = {"vlb_version/rr/v1", R"([{"vlb_version": {}}])",
                              Versions::kHalves, Weights::kEqual, "v1"};
@@ -90,6 +108,21 @@ const Scenario kVersionWrr = {
     "vlb_version/wrr/v1",
     R"([{"vlb_version": {"childPolicy": "weighted_round_robin"}}])",
     Versions::kHalves, Weights::kVaried, "v1"};
+// The same calls as kVersionRr with the 3-rule document in force: "v1"
+// calls go through the canary split; "v2" calls match no rule (every rule
+// is evaluated, then the call's own request is picked).
+const Scenario kVersionRrRules = {"vlb_version/rr/v1/3-rules",
+                                  R"([{"vlb_version": {}}])",
+                                  Versions::kHalves,
+                                  Weights::kEqual,
+                                  "v1",
+                                  kThreeRules};
+const Scenario kVersionRrRulesMiss = {"vlb_version/rr/v2/3-rules-no-match",
+                                      R"([{"vlb_version": {}}])",
+                                      Versions::kHalves,
+                                      Weights::kEqual,
+                                      "v2",
+                                      kThreeRules};
 const Scenario kWrr = {"vlb_weighted_round_robin",
                        R"([{"vlb_weighted_round_robin": {}}])", Versions::kOne,
                        Weights::kVaried, std::nullopt};
@@ -119,7 +152,9 @@ LbHarness* SharedHarness(const Scenario& s, int64_t n) {
   auto key = std::make_pair(&s, n);
   auto it = cache->find(key);
   if (it != cache->end()) return it->second.get();
-  auto created = LbHarness::Create(s.lb_config);
+  LbHarness::Options options;
+  if (s.routes != nullptr) options.route_document = s.routes;
+  auto created = LbHarness::Create(s.lb_config, options);
   if (!created.ok()) {
     std::fprintf(stderr, "%s: %s\n", s.name,
                  created.status().ToString().c_str());
@@ -250,6 +285,8 @@ void RegisterAll() {
   };
   add_pick(&kVersionRr, true, false);
   add_pick(&kVersionRrRange, false, false);
+  add_pick(&kVersionRrRules, false, false);
+  add_pick(&kVersionRrRulesMiss, false, false);
   add_pick(&kVersionWrr, false, false);
   add_pick(&kWrr, true, false);
   add_pick(&kRandom, true, false);

@@ -23,6 +23,8 @@
 #include "absl/synchronization/notification.h"
 #include "grpc_adapter/core.h"
 #include "grpc_adapter/instance_attribute.h"
+#include "grpc_adapter/route_document_arg.h"
+#include "routing/route_document.h"
 #include "vlb/grpc.h"
 #include "vlb/service_instance.h"
 
@@ -134,6 +136,7 @@ struct LbHarness::Impl {
   std::shared_ptr<grpc_core::WorkSerializer> work_serializer =
       std::make_shared<grpc_core::WorkSerializer>();
   RefCountedPtr<LoadBalancingPolicy::Config> config;
+  grpc_core::ChannelArgs update_args;  // with the route document, if any
   grpc_core::OrphanablePtr<LoadBalancingPolicy> policy;
   std::shared_ptr<grpc_event_engine::experimental::EventEngine> event_engine;
 
@@ -411,11 +414,22 @@ absl::StatusOr<std::unique_ptr<LbHarness>> LbHarness::Create(
   absl::StatusOr<RefCountedPtr<LoadBalancingPolicy::Config>> config =
       registry.ParseLoadBalancingConfig(*json);
   if (!config.ok()) return config.status();
+  grpc_core::ChannelArgs update_args;
+  if (!options.route_document.empty()) {
+    absl::StatusOr<internal::RouteDocument> doc =
+        internal::ParseRouteDocument(options.route_document);
+    if (!doc.ok()) return doc.status();
+    update_args = update_args.SetObject(
+        grpc_core::MakeRefCounted<grpc_adapter::RouteDocumentArg>(
+            std::make_shared<const internal::RouteDocument>(*std::move(doc)),
+            1));
+  }
 
   grpc_init();
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   impl->config = *std::move(config);
+  impl->update_args = std::move(update_args);
   std::unique_ptr<LbHarness> harness(new LbHarness(std::move(impl)));
   Impl* raw = harness->impl_.get();
   absl::Status created;
@@ -478,6 +492,7 @@ absl::Status LbHarness::SetEndpoints(
     LoadBalancingPolicy::UpdateArgs args;
     args.addresses = std::move(addresses);
     args.config = impl.config;
+    args.args = impl.update_args;
     status = impl.policy->UpdateLocked(std::move(args));
   });
   return status;
@@ -490,6 +505,7 @@ absl::Status LbHarness::SetResolverError(const absl::Status& error) {
     LoadBalancingPolicy::UpdateArgs args;
     args.addresses = error;
     args.config = impl.config;
+    args.args = impl.update_args;
     status = impl.policy->UpdateLocked(std::move(args));
   });
   return status;

@@ -65,6 +65,10 @@ class LbHarness {
     // The metadata key Pick() sends the version in.
     std::string version_header = "x-version";
     bool serialize_picks = false;
+    // A route document (README "Route documents") handed to the policy with
+    // every update, as the etcd resolver does; empty: none. Create() fails
+    // on an invalid one.
+    std::string route_document;
   };
 
   // `lb_config_json` is a service config's loadBalancingConfig list, e.g.
