@@ -14,7 +14,13 @@
 //         measured from the Stop() call until the first probe that the
 //         instance did not serve returns. In the path: the lease revoke,
 //         etcd's delete event, the resolver update and the new picker.
-// Prints p50/p99/max of both as a JSON line (--json_out also writes it).
+//   route: while the v2 instance is up, a probe thread calls v1 back to
+//         back; a route document pinning v1 calls to v2 is put in etcd;
+//         measured from the put until the first probe served by the v2
+//         instance. In the path: etcd's watch event on the document, its
+//         validation, the resolver update, the policy compiling the rules
+//         and the new picker. The document is then deleted (not timed).
+// Prints p50/p99/max of each as a JSON line (--json_out also writes it).
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -35,6 +41,7 @@
 #include "absl/time/time.h"
 #include "api.grpc.pb.h"
 #include "bench_support.h"
+#include "etcd/client.h"
 #include "grpcpp/grpcpp.h"
 #include "vlb/grpc.h"
 #include "vlb/registrar.h"
@@ -90,9 +97,9 @@ struct Probe {
   std::string served_by;
 };
 
-Probe CallV2(api::Api::Stub* stub) {
+Probe CallVersion(api::Api::Stub* stub, const char* version) {
   grpc::ClientContext context;
-  if (absl::Status s = SetVersion(&context, "v2"); !s.ok()) {
+  if (absl::Status s = SetVersion(&context, version); !s.ok()) {
     Die("vlb::SetVersion", s);
   }
   context.set_deadline(absl::ToChronoTime(absl::Now() + kCallTimeout));
@@ -102,6 +109,50 @@ Probe CallV2(api::Api::Stub* stub) {
   probe.status = stub->ApiTest(&context, request, &response);
   probe.served_by = response.output();
   return probe;
+}
+
+constexpr char kRoutesKey[] = "/vlb/routes/hwholiday.srv.app";
+
+void PutOrDie(etcd::Client* etcd, const std::string& key,
+              const std::string& value) {
+  etcdserverpb::PutRequest put;
+  put.set_key(key);
+  put.set_value(value);
+  if (auto done = etcd->Put(put); !done.ok()) Die("etcd put", done.status());
+}
+
+// The route interval of one round (see the top of the file): puts a
+// document pinning v1 calls to v2 while a prober calls v1, and returns the
+// milliseconds until a probe was served by `id`, the v2 instance.
+double TimeRoutePin(etcd::Client* etcd, api::Api::Stub* stub,
+                    const std::string& id, int round) {
+  std::atomic<bool> started{false};
+  Clock::time_point routed_at;
+  std::thread prober([&] {
+    while (true) {
+      Probe probe = CallVersion(stub, "v1");
+      started.store(true, std::memory_order_release);
+      if (probe.status.ok() && probe.served_by == id) {
+        routed_at = Clock::now();
+        return;
+      }
+    }
+  });
+  while (!started.load(std::memory_order_acquire)) std::this_thread::yield();
+  const Clock::time_point put_at = Clock::now();
+  PutOrDie(etcd, kRoutesKey,
+           absl::StrCat(R"({"rules": [{"name": "pin-)", round,
+                        R"(", "when": {"version": "v1"}, "version": "v2"}]})"));
+  prober.join();
+  etcdserverpb::DeleteRangeRequest del;
+  del.set_key(kRoutesKey);
+  if (auto done = etcd->DeleteRange(del); !done.ok()) {
+    Die("etcd delete", done.status());
+  }
+  // Back to v1 before the next interval starts.
+  while (CallVersion(stub, "v1").served_by == id) {
+  }
+  return MillisBetween(put_at, routed_at);
 }
 
 std::string StatsJson(std::vector<double> millis) {
@@ -157,7 +208,12 @@ int Run(int argc, char** argv) {
     }
   }
 
-  std::vector<double> up_ms, down_ms, start_call_ms, stop_call_ms;
+  etcd::ClientOptions etcd_options;
+  etcd_options.endpoints = {etcd->endpoint()};
+  auto etcd_client = etcd::Client::Create(etcd_options);
+  if (!etcd_client.ok()) Die("etcd client", etcd_client.status());
+
+  std::vector<double> up_ms, down_ms, start_call_ms, stop_call_ms, route_ms;
   for (int round = 0; round < rounds; ++round) {
     const std::string id = absl::StrCat("v2-", round);
     EchoServer server = StartEchoServer(id);
@@ -200,13 +256,16 @@ int Run(int argc, char** argv) {
     up_ms.push_back(MillisBetween(start_at, served_at));
     start_call_ms.push_back(MillisBetween(start_at, started_at));
 
+    // --- route ------------------------------------------------------------
+    route_ms.push_back(TimeRoutePin(etcd_client->get(), stub.get(), id, round));
+
     // --- down -------------------------------------------------------------
     std::atomic<bool> probing_served{false};
     Clock::time_point gone_at;
     Probe last;
     std::thread prober([&] {
       while (true) {
-        Probe probe = CallV2(stub.get());
+        Probe probe = CallVersion(stub.get(), "v2");
         if (probe.status.ok() && probe.served_by == id) {
           probing_served.store(true, std::memory_order_release);
           continue;
@@ -236,9 +295,10 @@ int Run(int argc, char** argv) {
     if (verbose) {
       std::printf(
           "round=%d up_ms=%.3f start_call_ms=%.3f down_ms=%.3f "
-          "stop_call_ms=%.3f last=\"%s\"\n",
+          "stop_call_ms=%.3f route_ms=%.3f last=\"%s\"\n",
           round, up_ms.back(), start_call_ms.back(), down_ms.back(),
-          stop_call_ms.back(), last.status.error_message().c_str());
+          stop_call_ms.back(), route_ms.back(),
+          last.status.error_message().c_str());
     }
   }
 
@@ -246,7 +306,8 @@ int Run(int argc, char** argv) {
       "{\"bench\":\"propagation\",\"rounds\":", rounds,
       ",\"up\":", StatsJson(up_ms), ",\"down\":", StatsJson(down_ms),
       ",\"start_call\":", StatsJson(start_call_ms),
-      ",\"stop_call\":", StatsJson(stop_call_ms), "}");
+      ",\"stop_call\":", StatsJson(stop_call_ms),
+      ",\"route\":", StatsJson(route_ms), "}");
   std::printf("%s\n", json.c_str());
   if (!json_out.empty()) std::ofstream(json_out) << json << "\n";
 
