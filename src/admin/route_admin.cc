@@ -108,23 +108,38 @@ absl::Status LostCompare(const etcdserverpb::TxnResponse& response,
       "; nothing written (get the document again and retry)"));
 }
 
+// A document's key and a client connected to its cluster: where every
+// call below starts.
+struct Session {
+  std::string key;
+  std::unique_ptr<etcd::Client> client;
+};
+
+absl::StatusOr<Session> Open(const EtcdOptions& etcd, absl::string_view service,
+                             absl::string_view root) {
+  absl::StatusOr<std::string> key = DocumentKey(service, root);
+  if (!key.ok()) return key.status();
+  absl::StatusOr<std::unique_ptr<etcd::Client>> client = Connect(etcd);
+  if (!client.ok()) return client.status();
+  return Session{*std::move(key), *std::move(client)};
+}
+
 }  // namespace
 
 absl::StatusOr<StoredRouteDocument> GetRouteDocument(const EtcdOptions& etcd,
                                                      absl::string_view service,
                                                      absl::string_view root) {
-  absl::StatusOr<std::string> key = DocumentKey(service, root);
-  if (!key.ok()) return key.status();
-  absl::StatusOr<std::unique_ptr<etcd::Client>> client = Connect(etcd);
-  if (!client.ok()) return client.status();
+  absl::StatusOr<Session> session = Open(etcd, service, root);
+  if (!session.ok()) return session.status();
+  const std::string& key = session->key;
   absl::StatusOr<etcdserverpb::RangeResponse> range =
-      (*client)->Range(ReadKey(*key));
-  if (!range.ok()) return Annotate(range.status(), "reading", *key);
+      session->client->Range(ReadKey(key));
+  if (!range.ok()) return Annotate(range.status(), "reading", key);
   if (range->kvs_size() == 0) {
-    return absl::NotFoundError(absl::StrCat("no route document at ", *key));
+    return absl::NotFoundError(absl::StrCat("no route document at ", key));
   }
   StoredRouteDocument document;
-  document.key = *key;
+  document.key = key;
   document.text = range->kvs(0).value();
   document.mod_revision = range->kvs(0).mod_revision();
   return document;
@@ -139,8 +154,9 @@ absl::StatusOr<int64_t> SetRouteDocument(const EtcdOptions& etcd,
                                          absl::string_view text,
                                          absl::string_view root,
                                          std::optional<int64_t> if_revision) {
-  absl::StatusOr<std::string> key = DocumentKey(service, root);
-  if (!key.ok()) return key.status();
+  if (absl::StatusOr<std::string> key = DocumentKey(service, root); !key.ok()) {
+    return key.status();
+  }
   if (absl::Status valid = ValidateRouteDocument(text); !valid.ok()) {
     return valid;
   }
@@ -148,13 +164,14 @@ absl::StatusOr<int64_t> SetRouteDocument(const EtcdOptions& etcd,
     return absl::InvalidArgumentError(absl::StrCat(
         "if_revision: ", *if_revision, " is negative (0: must not exist)"));
   }
-  absl::StatusOr<std::unique_ptr<etcd::Client>> client = Connect(etcd);
-  if (!client.ok()) return client.status();
+  absl::StatusOr<Session> session = Open(etcd, service, root);
+  if (!session.ok()) return session.status();
+  const std::string& key = session->key;
   absl::StatusOr<etcdserverpb::TxnResponse> response =
-      (*client)->Txn(GuardedPut(*key, text, if_revision));
-  if (!response.ok()) return Annotate(response.status(), "writing", *key);
+      session->client->Txn(GuardedPut(key, text, if_revision));
+  if (!response.ok()) return Annotate(response.status(), "writing", key);
   if (!response->succeeded()) {
-    return LostCompare(*response, *key, text, *if_revision);
+    return LostCompare(*response, key, text, *if_revision);
   }
   return response->header().revision();
 }
@@ -162,17 +179,16 @@ absl::StatusOr<int64_t> SetRouteDocument(const EtcdOptions& etcd,
 absl::StatusOr<int64_t> DeleteRouteDocument(const EtcdOptions& etcd,
                                             absl::string_view service,
                                             absl::string_view root) {
-  absl::StatusOr<std::string> key = DocumentKey(service, root);
-  if (!key.ok()) return key.status();
-  absl::StatusOr<std::unique_ptr<etcd::Client>> client = Connect(etcd);
-  if (!client.ok()) return client.status();
+  absl::StatusOr<Session> session = Open(etcd, service, root);
+  if (!session.ok()) return session.status();
+  const std::string& key = session->key;
   etcdserverpb::DeleteRangeRequest request;
-  request.set_key(*key);
+  request.set_key(key);
   absl::StatusOr<etcdserverpb::DeleteRangeResponse> response =
-      (*client)->DeleteRange(request);
-  if (!response.ok()) return Annotate(response.status(), "deleting", *key);
+      session->client->DeleteRange(request);
+  if (!response.ok()) return Annotate(response.status(), "deleting", key);
   if (response->deleted() == 0) {
-    return absl::NotFoundError(absl::StrCat("no route document at ", *key));
+    return absl::NotFoundError(absl::StrCat("no route document at ", key));
   }
   return response->header().revision();
 }

@@ -26,15 +26,14 @@ void RouteWatcher::Start() {
 }
 
 void RouteWatcher::Stop() {
-  client_->RunSync([this] {
-    if (stopped_) return;
-    stopped_ = true;
-    *alive_ = false;
-    if (watch_id_ != 0) client_->CancelWatch(watch_id_);
-    watch_id_ = 0;
-    client_->CancelTimer(retry_timer_);
-    retry_timer_ = 0;
-  });
+  client_->RunSync([this] { Halt(); });
+}
+
+void RouteWatcher::Halt() {
+  if (std::exchange(stopped_, true)) return;
+  *alive_ = false;  // the read in flight cannot be cancelled: it checks
+  if (watch_id_ != 0) client_->CancelWatch(std::exchange(watch_id_, 0));
+  client_->CancelTimer(std::exchange(retry_timer_, 0));
 }
 
 void RouteWatcher::Read() {

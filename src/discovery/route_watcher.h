@@ -59,6 +59,7 @@ class RouteWatcher {
   void Stop();
 
  private:
+  void Halt();  // Stop() on the dispatcher thread
   void Read();
   void OnRead(absl::StatusOr<etcdserverpb::RangeResponse> response);
   void StartWatch(int64_t from_revision);
