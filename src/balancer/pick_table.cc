@@ -220,6 +220,4 @@ EndpointState PickTable::AggregateState() const {
   return EndpointState::kTransientFailure;
 }
 
-size_t PickTable::ready_count() const { return impl_->index.all().ready; }
-
 }  // namespace vlb::internal

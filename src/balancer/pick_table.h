@@ -77,8 +77,6 @@ class PickTable {
   // (also when there are no endpoints).
   EndpointState AggregateState() const;
 
-  size_t ready_count() const;
-
  private:
   PickTable() = default;
   struct Impl;
