@@ -2,6 +2,7 @@
 // that discovers instances in etcd and routes each call by its version, and
 // prints one line per call so a person or a script can see which instance
 // answered or why the call failed.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -50,6 +51,10 @@ ABSL_FLAG(std::string, default_version, "",
 ABSL_FLAG(std::vector<std::string>, fallback, {},
           "comma-separated versions tried in order when none matches the "
           "request; * means any (default: none)");
+ABSL_FLAG(std::vector<std::string>, metadata, {},
+          "comma-separated KEY=VALUE metadata entries sent with each call, "
+          "e.g. x-user-id=42 for a route document's sticky split or header "
+          "rule (default: none)");
 ABSL_FLAG(std::string, child_policy, "round_robin",
           "how calls spread over matching instances: round_robin, "
           "weighted_round_robin or random");
@@ -85,8 +90,37 @@ struct Config {
   int64_t calls = 1;
   absl::Duration deadline;
   bool wait_for_ready = false;
+  std::vector<std::pair<std::string, std::string>> metadata;
   VersionPolicyOptions policy;
 };
+
+// --metadata's entries. Keys must be what gRPC accepts for text metadata
+// (lower-case [0-9a-z_.-]) and values printable ASCII: gRPC aborts the
+// process on anything else when the call starts.
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
+MetadataFromFlags() {
+  std::vector<std::pair<std::string, std::string>> entries;
+  for (const std::string& entry : absl::GetFlag(FLAGS_metadata)) {
+    const size_t eq = entry.find('=');
+    const std::string key = entry.substr(0, eq);
+    const bool key_ok =
+        eq != std::string::npos && !key.empty() &&
+        key.find_first_not_of("0123456789abcdefghijklmnopqrstuvwxyz_.-") ==
+            std::string::npos;
+    const std::string value = key_ok ? entry.substr(eq + 1) : "";
+    const bool value_ok = std::all_of(value.begin(), value.end(), [](char c) {
+      return c >= 0x20 && c <= 0x7e;
+    });
+    if (!key_ok || !value_ok) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--metadata: \"", entry,
+          "\" is not KEY=VALUE with a lower-case key of [0-9a-z_.-] and a "
+          "printable value"));
+    }
+    entries.emplace_back(key, value);
+  }
+  return entries;
+}
 
 // --target, or the etcd: target that --etcd and --service describe. In the
 // latter case the target names the cluster (and its parser judges the
@@ -138,6 +172,10 @@ absl::StatusOr<Config> ConfigFromFlags() {
   if (config.policy.header.empty()) {
     return absl::InvalidArgumentError("--header: must not be empty");
   }
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> metadata =
+      MetadataFromFlags();
+  if (!metadata.ok()) return metadata.status();
+  config.metadata = *std::move(metadata);
   absl::StatusOr<std::string> target = TargetFromFlags(&config.plugin.etcd);
   if (!target.ok()) return target.status();
   config.target = *std::move(target);
@@ -179,6 +217,9 @@ int Run(int argc, char** argv) {
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + config->deadline));
     context.set_wait_for_ready(config->wait_for_ready);
+    for (const auto& [key, value] : config->metadata) {
+      context.AddMetadata(key, value);
+    }
     if (!config->version.empty()) {
       // The same --version every time: a bad one fails the first call,
       // before anything is sent.

@@ -68,7 +68,25 @@ v2=$(section --version=v2 --calls=2)
 v3=$(section --version=v3)
 v2_after=$(section --version=v2)
 
+gateway=$(section --version=v1 --calls=3)
+# "uid-3 -> v1 (app-v1-b)": the user and the version side.
+sides=$(grep -E '^      uid-[0-9]+ -> ' "$out" | awk '{ print $1, $3 }')
+first_sides=$(head -n 20 <<<"$sides")
+second_sides=$(tail -n 20 <<<"$sides")
+
 check "demo exits 0" [ "$rc" -eq 0 ]
+check "the caller rule sends gateway 2.x's v1 calls to v2" \
+  only_lines '^OK app-v2-a v2: call-[0-9]+$' "$gateway"
+check "the sticky split names a side for 20 users, twice" \
+  [ "$(grep -c . <<<"$sides")" -eq 40 ]
+check "sides are v1 or the v2 canary, both taken" \
+  only_lines '^uid-[0-9]+ v[12]$' "$sides"
+between() { [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
+# 10% of 20 users; the hash is fixed, so the count is too (2 for uid-1..20).
+check "the canary gets some users, not most" \
+  between "$(grep -c ' v2$' <<<"$first_sides")" 1 6
+check "every user lands on the same side both times" \
+  [ "$first_sides" = "$second_sides" ]
 check "v1 calls answered only by v1 instances" \
   only_lines '^OK app-v1-[ab] v1: call-[0-9]+$' "$v1"
 check "all 4 v1 calls answered" [ "$(grep -c '^OK ' <<<"$v1")" -eq 4 ]
