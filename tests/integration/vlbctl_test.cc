@@ -668,6 +668,10 @@ TEST_F(VlbctlTest, DrainWeightAndUndrainEditTheRecordKeepingItsLease) {
       << "the registrar did not register again";
   EXPECT_TRUE(RecordAt(key).drained) << "the operator's drain was lost";
 
+  const CommandResult weight_table = Vlbctl({"weight", service, "e-1", "6"});
+  ASSERT_EQ(weight_table.exit_code, 0) << weight_table.stderr_text;
+  EXPECT_EQ(weight_table.stdout_text,
+            "set the weight of instance e-1 of vlb.edit.svc to 6\n");
   const CommandResult weight =
       Vlbctl({"weight", service, "e-1", "7", "--output=json"});
   ASSERT_EQ(weight.exit_code, 0) << weight.stderr_text;

@@ -211,8 +211,9 @@ absl::Status CheckInstanceOperands(const Invocation& invocation,
   return absl::OkStatus();
 }
 
-// Prints what an edit did: "<verb> instance ID of SERVICE" or its JSON.
-void PrintEdited(const Invocation& invocation, const std::string& verb,
+// Prints what an edit did: `text` and a newline, or the JSON of `fields`
+// with the instance's service and id.
+void PrintEdited(const Invocation& invocation, const std::string& text,
                  const Json& fields) {
   const std::string& service = invocation.operands[0];
   const std::string& id = invocation.operands[1];
@@ -222,7 +223,7 @@ void PrintEdited(const Invocation& invocation, const std::string& verb,
     PrintJson(out);
     return;
   }
-  PrintOut(absl::StrCat(verb, " instance ", id, " of ", service, "\n"));
+  PrintOut(absl::StrCat(text, "\n"));
 }
 
 int SetDrained(const Invocation& invocation, bool drained) {
@@ -241,7 +242,9 @@ int SetDrained(const Invocation& invocation, bool drained) {
       !done.ok()) {
     return Fail(what, done);
   }
-  PrintEdited(invocation, drained ? "drained" : "undrained",
+  PrintEdited(invocation,
+              absl::StrCat(drained ? "drained" : "undrained", " instance ", id,
+                           " of ", service),
               {{"drained", drained}});
   return kExitOk;
 }
@@ -275,7 +278,9 @@ int Weight(const Invocation& invocation) {
       !done.ok()) {
     return Fail(what, done);
   }
-  PrintEdited(invocation, absl::StrCat("set weight ", weight, " of"),
+  PrintEdited(invocation,
+              absl::StrCat("set the weight of instance ", id, " of ", service,
+                           " to ", weight),
               {{"weight", weight}});
   return kExitOk;
 }
