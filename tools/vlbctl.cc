@@ -1,5 +1,5 @@
 // vlbctl: the operator's tool. Reads and changes what vlb keeps in etcd
-// (today: route documents) through the public admin API, for people at a
+// (instances and route documents) through the public admin API, for people at a
 // terminal (--output=table) and for scripts (--output=json, exit statuses).
 //
 //   vlbctl COMMAND [OPERANDS] [FLAGS]     flags may come anywhere
@@ -18,8 +18,10 @@
 #include "common/command_line.h"
 #include "common/etcd_flags.h"
 #include "vlbctl/command.h"
+#include "vlbctl/instances.h"
 #include "vlbctl/output.h"
 #include "vlbctl/routes.h"
+#include "vlbctl/watch.h"
 
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(5),
           "deadline of each etcd request, per endpoint tried");
@@ -29,10 +31,15 @@ namespace {
 
 constexpr char kProgram[] = "vlbctl";
 
-// The command table. `list`, `watch`, `drain`, `undrain`, `weight` and
-// `explain` (issue 10) join it here, each from its own tools/vlbctl/ file.
+// The command table. `explain` (issue 10) joins it here, from its own
+// tools/vlbctl/ file.
 std::vector<Command> Commands() {
   std::vector<Command> commands;
+  commands.push_back(ListCommand());
+  commands.push_back(WatchCommand());
+  commands.push_back(DrainCommand());
+  commands.push_back(UndrainCommand());
+  commands.push_back(WeightCommand());
   commands.push_back(RoutesCommand());
   return commands;
 }

@@ -2,10 +2,14 @@
 // it: every `routes` command, its output in both formats, its exit
 // statuses and its error messages. What ends up in etcd is checked with
 // etcdctl, not with vlbctl, so a command cannot vouch for itself.
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 
 #include <cstdint>
 #include <fstream>
+#include <iterator>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
@@ -23,6 +28,8 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "vlb/route_admin.h"
+#include "vlb/service_instance.h"
+#include "wait_for.h"
 
 #ifndef VLBCTL_BIN
 #define VLBCTL_BIN ""
@@ -33,6 +40,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
+using ::vlb::testing::ChildProcess;
 using ::vlb::testing::CommandResult;
 using ::vlb::testing::EtcdProcess;
 using json = nlohmann::json;
@@ -60,10 +68,16 @@ constexpr char kInvalid[] =
          "split": [{"version": "v1", "weight": 9}, {"version": "v2", "weight": 1}],
          "stickyHeadr": "x-user-id"}]})";
 
+// The command list vlbctl names in its usage errors.
+const std::string kCommandNames =
+    "list, watch, drain, undrain, weight, routes, help";
+
 // What etcd holds at a key, as etcdctl sees it.
 struct EtcdValue {
   std::string value;
   int64_t mod_revision = 0;
+  int64_t create_revision = 0;
+  int64_t lease = 0;  // 0: none
 };
 
 class VlbctlTest : public ::testing::Test {
@@ -137,6 +151,8 @@ class VlbctlTest : public ::testing::Test {
     EXPECT_TRUE(absl::Base64Unescape(
         parsed["kvs"][0]["value"].get<std::string>(), &value.value));
     value.mod_revision = parsed["kvs"][0]["mod_revision"].get<int64_t>();
+    value.create_revision = parsed["kvs"][0]["create_revision"].get<int64_t>();
+    value.lease = parsed["kvs"][0].value("lease", int64_t{0});
     return value;
   }
 
@@ -154,6 +170,49 @@ class VlbctlTest : public ::testing::Test {
     return out.is_object() ? out.value("revision", int64_t{-1}) : -1;
   }
 
+  // A real registration: vlb_register (built next to vlbctl) keeping
+  // instance `id` of `service` registered until the returned process ends.
+  // Waits for its key, so the record is there when this returns.
+  static std::unique_ptr<ChildProcess> Register(const std::string& service,
+                                                const std::string& id,
+                                                const std::string& address,
+                                                uint32_t weight = 1) {
+    const std::string bin = VLBCTL_BIN;
+    ChildProcess::Options options;
+    options.program = bin.substr(0, bin.rfind('/') + 1) + "vlb_register";
+    options.args = {"--service=" + service,
+                    "--id=" + id,
+                    "--version=v1",
+                    "--address=" + address,
+                    absl::StrCat("--weight=", weight),
+                    "--ttl_seconds=10",
+                    "--etcd=" + etcd_->endpoint()};
+    absl::StatusOr<std::unique_ptr<ChildProcess>> child =
+        ChildProcess::Spawn(options);
+    EXPECT_TRUE(child.ok()) << child.status();
+    if (!child.ok()) return nullptr;
+    const std::string key = InstanceKey(service, id);
+    EXPECT_TRUE(vlb::testing::WaitFor([&] { return ReadEtcd(key).has_value(); },
+                                      absl::Seconds(20)))
+        << "vlb_register did not register " << key;
+    return *std::move(child);
+  }
+
+  // The record at `key`, decoded; fails the test when there is none.
+  static ServiceInstance RecordAt(const std::string& key) {
+    const std::optional<EtcdValue> value = ReadEtcd(key);
+    EXPECT_TRUE(value.has_value()) << key;
+    if (!value.has_value()) return {};
+    absl::StatusOr<ServiceInstance> record = DecodeServiceRecord(value->value);
+    EXPECT_TRUE(record.ok()) << record.status();
+    return record.ok() ? *record : ServiceInstance();
+  }
+
+  static std::string FileText(const std::string& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
   static EtcdProcess* etcd_;
   static std::string* dir_;
 };
@@ -168,7 +227,13 @@ TEST_F(VlbctlTest, HelpOfTheToolAndOfEveryCommandExitsZero) {
                                              {"help", "routes"},
                                              {"routes", "--help"},
                                              {"routes", "set", "--help"},
-                                             {"routes", "-h"}}) {
+                                             {"routes", "-h"},
+                                             {"list", "--help"},
+                                             {"watch", "--help"},
+                                             {"drain", "--help"},
+                                             {"undrain", "--help"},
+                                             {"weight", "--help"},
+                                             {"help", "weight"}}) {
     const CommandResult help = Run(VLBCTL_BIN, args);
     EXPECT_EQ(help.exit_code, 0) << args.back() << help.stderr_text;
     EXPECT_THAT(help.stdout_text, HasSubstr("Usage: vlbctl")) << args.back();
@@ -176,7 +241,14 @@ TEST_F(VlbctlTest, HelpOfTheToolAndOfEveryCommandExitsZero) {
     EXPECT_THAT(help.stdout_text, HasSubstr("--output ")) << args.back();
   }
   const CommandResult tool = Run(VLBCTL_BIN, {"--help"});
-  EXPECT_THAT(tool.stdout_text, HasSubstr("routes "));
+  for (const char* command :
+       {"routes ", "list ", "watch ", "drain ", "undrain ", "weight "}) {
+    EXPECT_THAT(tool.stdout_text, HasSubstr(command));
+  }
+  EXPECT_THAT(Run(VLBCTL_BIN, {"list", "--help"}).stdout_text,
+              HasSubstr("AGE (revisions since the"));
+  EXPECT_THAT(Run(VLBCTL_BIN, {"watch", "--help"}).stdout_text,
+              HasSubstr("--max_events "));
   const CommandResult routes = Run(VLBCTL_BIN, {"routes", "--help"});
   for (const char* text :
        {"routes get SERVICE", "routes validate [FILE|-]", "routes set SERVICE",
@@ -191,8 +263,8 @@ TEST_F(VlbctlTest, BadCommandLinesExitTwoAndSayWhy) {
     std::string mentions;
   };
   for (const Case& c : std::vector<Case>{
-           {{}, "no command given; commands: routes, help"},
-           {{"bogus"}, "unknown command \"bogus\"; commands: routes, help"},
+           {{}, "no command given; commands: " + kCommandNames},
+           {{"bogus"}, "unknown command \"bogus\"; commands: " + kCommandNames},
            {{"help", "bogus"}, "unknown command \"bogus\""},
            {{"routes"}, "get, set, validate or delete"},
            {{"routes", "frobnicate"}, "unknown subcommand \"frobnicate\""},
@@ -207,6 +279,19 @@ TEST_F(VlbctlTest, BadCommandLinesExitTwoAndSayWhy) {
            {{"routes", "get", "a.b", "--output=xml"}, "neither table nor json"},
            {{"routes", "get", "a.b", "--timeout=0s"}, "--timeout"},
            {{"routes", "get", "a.b", "--bogus"}, "unknown flag --bogus"},
+           {{"list", "a.b", "c"}, "usage: vlbctl list [SERVICE]"},
+           {{"list", "a/b"}, "SERVICE: "},
+           {{"drain"}, "usage: vlbctl drain SERVICE ID"},
+           {{"drain", "a.b"}, "usage: vlbctl drain SERVICE ID"},
+           {{"undrain", "a.b", "x", "y"}, "usage: vlbctl undrain SERVICE ID"},
+           {{"drain", "a.b", "x/y"}, "ID: "},
+           {{"weight", "a.b", "x"}, "usage: vlbctl weight SERVICE ID N"},
+           {{"weight", "a.b", "x", "ten"}, "N: \"ten\" is not an integer"},
+           {{"weight", "a.b", "x", "10001"}, "in [0, 10000]"},
+           {{"weight", "a.b", "x", "1.5"}, "N: \"1.5\""},
+           {{"weight", "a.b", "x", "+5"}, "N: \"+5\""},
+           {{"watch"}, "usage: vlbctl watch SERVICE"},
+           {{"watch", "a.b", "--max_events=-1"}, "--max_events"},
        }) {
     const CommandResult result = Vlbctl(c.args);
     const std::string what = c.args.empty() ? "(none)" : c.args.back();
@@ -461,6 +546,243 @@ TEST_F(VlbctlTest, TheAdminApiRoundTrips) {
             absl::StatusCode::kNotFound);
   EXPECT_EQ(DeleteRouteDocument(etcd, service).status().code(),
             absl::StatusCode::kNotFound);
+}
+
+// A seed-format record without a lease, as another writer might put it.
+std::string RawRecord(const std::string& service, const std::string& id,
+                      const std::string& version, const std::string& address) {
+  ServiceInstance instance;
+  instance.name = ServiceShortName(service);
+  instance.path = ServicePath(service);
+  instance.id = id;
+  instance.version = version;
+  instance.address = address;
+  return EncodeServiceRecord(instance);
+}
+
+TEST_F(VlbctlTest, ListShowsOneServiceAndEveryService) {
+  const std::string one = "vlb.list.one";
+  const std::string two = "vlb.list.two";
+  std::unique_ptr<ChildProcess> registered =
+      Register(one, "one-1", "127.0.0.1:9001", 3);
+  ASSERT_NE(registered, nullptr);
+  ASSERT_TRUE(etcd_
+                  ->Etcdctl({"put", InstanceKey(two, "two-1"),
+                             RawRecord(two, "two-1", "v2", "127.0.0.1:9002")})
+                  .ok());
+  ASSERT_TRUE(etcd_->Etcdctl({"put", InstanceKey(two, "bad"), "{}"}).ok());
+  const std::optional<EtcdValue> stored = ReadEtcd(InstanceKey(one, "one-1"));
+  ASSERT_TRUE(stored.has_value());
+
+  const CommandResult table = Vlbctl({"list", one});
+  ASSERT_EQ(table.exit_code, 0) << table.stderr_text;
+  EXPECT_THAT(table.stdout_text,
+              HasSubstr("SERVICE       ID     VERSION  LANE  ADDRESS"));
+  EXPECT_THAT(table.stdout_text, HasSubstr("DRAINED  TTL  CREATED  MODIFIED"));
+  EXPECT_THAT(table.stdout_text,
+              HasSubstr("vlb.list.one  one-1  v1       -     127.0.0.1:9001  "
+                        "3       no"));
+  EXPECT_THAT(table.stdout_text, Not(HasSubstr("two-1")));
+
+  const CommandResult listed = Vlbctl({"list", one, "--output=json"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.stderr_text;
+  const json out = json::parse(listed.stdout_text);
+  ASSERT_EQ(out["services"].size(), 1u);
+  const json& service = out["services"][0];
+  EXPECT_EQ(service["service"], one);
+  ASSERT_EQ(service["instances"].size(), 1u);
+  const json& instance = service["instances"][0];
+  EXPECT_EQ(instance["id"], "one-1");
+  EXPECT_EQ(instance["key"], InstanceKey(one, "one-1"));
+  EXPECT_EQ(instance["version"], "v1");
+  EXPECT_EQ(instance["lane"], "");
+  EXPECT_EQ(instance["address"], "127.0.0.1:9001");
+  EXPECT_EQ(instance["weight"], 3);
+  EXPECT_EQ(instance["drained"], false);
+  EXPECT_EQ(instance["lease_id"], stored->lease);
+  EXPECT_GT(instance["lease_ttl_left_seconds"].get<int64_t>(), 0);
+  EXPECT_LE(instance["lease_ttl_left_seconds"].get<int64_t>(), 10);
+  EXPECT_EQ(instance["create_revision"], stored->create_revision);
+  EXPECT_EQ(instance["mod_revision"], stored->mod_revision);
+  EXPECT_EQ(instance["age_revisions"],
+            service["revision"].get<int64_t>() - stored->mod_revision);
+
+  const CommandResult all = Vlbctl({"list", "--output=json"});
+  ASSERT_EQ(all.exit_code, 0) << all.stderr_text;
+  std::map<std::string, json> by_name;
+  const json all_services = json::parse(all.stdout_text);
+  for (const json& each : all_services["services"]) {
+    by_name[each["service"].get<std::string>()] = each;
+  }
+  ASSERT_EQ(by_name.count(one), 1u) << all.stdout_text;
+  ASSERT_EQ(by_name.count(two), 1u) << all.stdout_text;
+  ASSERT_EQ(by_name[two]["instances"].size(), 1u);
+  EXPECT_EQ(by_name[two]["instances"][0]["lease_id"], 0);
+  EXPECT_TRUE(by_name[two]["instances"][0]["lease_ttl_left_seconds"].is_null());
+  ASSERT_EQ(by_name[two]["skipped"].size(), 1u);
+  EXPECT_EQ(by_name[two]["skipped"][0]["key"], InstanceKey(two, "bad"));
+
+  const CommandResult all_table = Vlbctl({"list"});
+  ASSERT_EQ(all_table.exit_code, 0) << all_table.stderr_text;
+  EXPECT_THAT(all_table.stdout_text, HasSubstr("one-1"));
+  EXPECT_THAT(all_table.stdout_text, HasSubstr("two-1"));
+  EXPECT_THAT(
+      all_table.stdout_text,
+      HasSubstr(absl::StrCat("skipped ", InstanceKey(two, "bad"), ": ")));
+
+  const CommandResult none = Vlbctl({"list", "vlb.list.none"});
+  EXPECT_EQ(none.exit_code, 0) << none.stderr_text;
+  EXPECT_THAT(none.stdout_text, Not(HasSubstr("vlb.list.none")));
+}
+
+// drain, weight and undrain rewrite the live record under its own lease,
+// and the registrar keeps the operator's drain through a re-registration.
+TEST_F(VlbctlTest, DrainWeightAndUndrainEditTheRecordKeepingItsLease) {
+  const std::string service = "vlb.edit.svc";
+  const std::string key = InstanceKey(service, "e-1");
+  std::unique_ptr<ChildProcess> registered =
+      Register(service, "e-1", "127.0.0.1:9011");
+  ASSERT_NE(registered, nullptr);
+  const std::optional<EtcdValue> before = ReadEtcd(key);
+  ASSERT_TRUE(before.has_value());
+  ASSERT_NE(before->lease, 0);
+
+  const CommandResult drain = Vlbctl({"drain", service, "e-1"});
+  ASSERT_EQ(drain.exit_code, 0) << drain.stderr_text;
+  EXPECT_EQ(drain.stdout_text, "drained instance e-1 of vlb.edit.svc\n");
+  std::optional<EtcdValue> after = ReadEtcd(key);
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->lease, before->lease);
+  EXPECT_GT(after->mod_revision, before->mod_revision);
+  EXPECT_TRUE(RecordAt(key).drained);
+
+  // The registrar sees the drain on its watch before the delete (events
+  // come in revision order), so it registers again drained.
+  ASSERT_TRUE(etcd_->Etcdctl({"del", key}).ok());
+  ASSERT_TRUE(vlb::testing::WaitFor(
+      [&] {
+        const std::optional<EtcdValue> now = ReadEtcd(key);
+        return now.has_value() && now->create_revision > after->mod_revision;
+      },
+      absl::Seconds(20)))
+      << "the registrar did not register again";
+  EXPECT_TRUE(RecordAt(key).drained) << "the operator's drain was lost";
+
+  const CommandResult weight_table = Vlbctl({"weight", service, "e-1", "6"});
+  ASSERT_EQ(weight_table.exit_code, 0) << weight_table.stderr_text;
+  EXPECT_EQ(weight_table.stdout_text,
+            "set the weight of instance e-1 of vlb.edit.svc to 6\n");
+  const CommandResult weight =
+      Vlbctl({"weight", service, "e-1", "7", "--output=json"});
+  ASSERT_EQ(weight.exit_code, 0) << weight.stderr_text;
+  EXPECT_EQ(json::parse(weight.stdout_text),
+            json({{"service", service}, {"id", "e-1"}, {"weight", 7}}));
+  const std::optional<EtcdValue> reweighted = ReadEtcd(key);
+  ASSERT_TRUE(reweighted.has_value());
+  EXPECT_NE(reweighted->lease, 0);
+  EXPECT_EQ(RecordAt(key).weight, 7u);
+  EXPECT_TRUE(RecordAt(key).drained);
+
+  const CommandResult undrain = Vlbctl({"undrain", service, "e-1"});
+  ASSERT_EQ(undrain.exit_code, 0) << undrain.stderr_text;
+  EXPECT_EQ(ReadEtcd(key)->lease, reweighted->lease);
+  const ServiceInstance undrained = RecordAt(key);
+  EXPECT_FALSE(undrained.drained);
+  EXPECT_EQ(undrained.weight, 7u);
+  EXPECT_EQ(undrained.address, "127.0.0.1:9011");
+}
+
+TEST_F(VlbctlTest, EditsOfAMissingInstanceFailNamingIt) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{
+           {"drain", "vlb.edit.none", "ghost"},
+           {"undrain", "vlb.edit.none", "ghost"},
+           {"weight", "vlb.edit.none", "ghost", "5"}}) {
+    const CommandResult result = Vlbctl(args);
+    EXPECT_EQ(result.exit_code, 1) << args[0];
+    EXPECT_THAT(result.stderr_text,
+                HasSubstr("no instance ghost of vlb.edit.none"))
+        << args[0];
+    EXPECT_EQ(result.stdout_text, "") << args[0];
+  }
+  EXPECT_FALSE(ReadEtcd(InstanceKey("vlb.edit.none", "ghost")).has_value());
+}
+
+// watch prints a line for a put, a drain and a delete, then exits at
+// --max_events.
+TEST_F(VlbctlTest, WatchPrintsOneLinePerChange) {
+  const std::string service = "vlb.watch.svc";
+  const std::string key = InstanceKey(service, "w-1");
+  const std::string output = absl::StrCat(*dir_, "/watch.out");
+  ChildProcess::Options options;
+  options.program = VLBCTL_BIN;
+  options.args = {"watch", service, "--max_events=3",
+                  "--etcd=" + etcd_->endpoint()};
+  options.output_path = output;
+  absl::StatusOr<std::unique_ptr<ChildProcess>> watch =
+      ChildProcess::Spawn(options);
+  ASSERT_TRUE(watch.ok()) << watch.status();
+  // Changes after the announced listing are reported.
+  ASSERT_TRUE(vlb::testing::WaitFor(
+      [&] { return absl::StrContains(FileText(output), "vlbctl: watching"); },
+      absl::Seconds(20)))
+      << FileText(output);
+
+  ASSERT_TRUE(etcd_
+                  ->Etcdctl({"put", key,
+                             RawRecord(service, "w-1", "v1", "127.0.0.1:9021")})
+                  .ok());
+  const CommandResult drain = Vlbctl({"drain", service, "w-1"});
+  ASSERT_EQ(drain.exit_code, 0) << drain.stderr_text;
+  ASSERT_TRUE(etcd_->Etcdctl({"del", key}).ok());
+
+  absl::StatusOr<int> status = (*watch)->Wait(absl::Seconds(20));
+  ASSERT_TRUE(status.ok()) << status.status() << FileText(output);
+  ASSERT_TRUE(WIFEXITED(*status)) << FileText(output);
+  EXPECT_EQ(WEXITSTATUS(*status), 0) << FileText(output);
+  const std::string lines = FileText(output);
+  EXPECT_THAT(lines, HasSubstr(" added w-1 version=v1 lane=- "
+                               "address=127.0.0.1:9021 weight=1 drained=no\n"));
+  EXPECT_THAT(lines, HasSubstr(" changed w-1 drained=no->yes\n"));
+  EXPECT_THAT(lines, HasSubstr(" removed w-1\n"));
+}
+
+TEST_F(VlbctlTest, WatchWritesJsonLinesAndStopsOnSigterm) {
+  const std::string service = "vlb.watch.json";
+  const std::string output = absl::StrCat(*dir_, "/watch-json.out");
+  ChildProcess::Options options;
+  options.program = VLBCTL_BIN;
+  options.args = {"watch", service, "--output=json",
+                  "--etcd=" + etcd_->endpoint()};
+  options.output_path = output;
+  absl::StatusOr<std::unique_ptr<ChildProcess>> watch =
+      ChildProcess::Spawn(options);
+  ASSERT_TRUE(watch.ok()) << watch.status();
+  ASSERT_TRUE(vlb::testing::WaitFor(
+      [&] { return absl::StrContains(FileText(output), "vlbctl: watching"); },
+      absl::Seconds(20)));
+  ASSERT_TRUE(etcd_
+                  ->Etcdctl({"put", InstanceKey(service, "j-1"),
+                             RawRecord(service, "j-1", "v3", "127.0.0.1:9031")})
+                  .ok());
+  ASSERT_TRUE(vlb::testing::WaitFor(
+      [&] { return absl::StrContains(FileText(output), "\"added\""); },
+      absl::Seconds(20)))
+      << FileText(output);
+  ASSERT_TRUE((*watch)->Kill(SIGTERM).ok());
+  absl::StatusOr<int> status = (*watch)->Wait(absl::Seconds(20));
+  ASSERT_TRUE(status.ok()) << status.status();
+  ASSERT_TRUE(WIFEXITED(*status));
+  EXPECT_EQ(WEXITSTATUS(*status), 0);
+  const std::string text = FileText(output);
+  const std::string line = text.substr(text.find("{\""));
+  const json added = json::parse(line.substr(0, line.find('\n')));
+  EXPECT_EQ(added["event"], "added");
+  EXPECT_EQ(added["service"], service);
+  EXPECT_EQ(added["id"], "j-1");
+  EXPECT_EQ(added["instance"]["version"], "v3");
+  EXPECT_EQ(added["instance"]["address"], "127.0.0.1:9031");
+  EXPECT_GT(added["revision"].get<int64_t>(), 0);
 }
 
 }  // namespace
