@@ -220,6 +220,6 @@ EndpointState PickTable::AggregateState() const {
   return EndpointState::kTransientFailure;
 }
 
-size_t PickTable::ready_count() const { return impl_->index.all().ready; }
+size_t PickTable::ready_count() const { return impl_->index.all_size(); }
 
 }  // namespace vlb::internal
