@@ -41,6 +41,11 @@ ABSL_FLAG(std::string, id, "",
 ABSL_FLAG(uint32_t, weight, vlb::kDefaultWeight,
           "balancing weight in [0, 10000]");
 ABSL_FLAG(int64_t, ttl_seconds, 10, "lease TTL in whole seconds, >= 2");
+ABSL_FLAG(std::string, lane, "",
+          "lane this instance serves (1-63 of [a-z0-9-]; empty: baseline)");
+ABSL_FLAG(int64_t, drain_grace_ms, 2000,
+          "on SIGINT/SIGTERM, how long the record stays drained (clients "
+          "move new calls away) before it is revoked; 0 revokes at once");
 
 namespace vlb::examples {
 namespace {
@@ -51,8 +56,8 @@ using programs::UsageError;
 constexpr char kProgram[] = "vlb_example_server";
 
 // Long enough for in-flight example calls to finish, short enough that a
-// supervisor's SIGTERM-then-SIGKILL grace period is never the one that ends
-// the process.
+// supervisor's SIGTERM-then-SIGKILL grace period (beyond --drain_grace_ms)
+// is never the one that ends the process.
 constexpr absl::Duration kShutdownGrace = absl::Seconds(2);
 
 // The start of --help, which then lists the flags.
@@ -63,8 +68,9 @@ constexpr char kUsage[] =
     "\n"
     "Serves the example service api.Api (ApiTest answers\n"
     "\"<id> <version>: <input>\") and registers this instance in etcd until\n"
-    "SIGINT or SIGTERM. On a signal it first unregisters (so clients stop\n"
-    "choosing it), then lets calls in flight finish, and exits 0.\n"
+    "SIGINT or SIGTERM. On a signal it first drains (clients send new calls\n"
+    "to other instances) for --drain_grace_ms, then unregisters, then lets\n"
+    "calls in flight finish, and exits 0.\n"
     "Status lines go to stderr; the first is\n"
     "\"serving <id> version <v> at <host:port>\".\n"
     "\n"
@@ -82,6 +88,8 @@ absl::StatusOr<RegistrarOptions> RegistrarOptionsFromFlags() {
   options.version = absl::GetFlag(FLAGS_version);
   options.weight = absl::GetFlag(FLAGS_weight);
   options.ttl = absl::Seconds(absl::GetFlag(FLAGS_ttl_seconds));
+  options.lane = absl::GetFlag(FLAGS_lane);
+  options.drain_grace = absl::Milliseconds(absl::GetFlag(FLAGS_drain_grace_ms));
   if (options.version.empty()) {
     return absl::InvalidArgumentError(
         "--version is required, e.g. --version=v1");
@@ -130,6 +138,28 @@ class ApiService final : public api::Api::Service {
   std::string instance_id_;
 };
 
+// Drain, wait `grace`, unregister (Registrar::Shutdown); with no grace,
+// unregister at once. Either way clients watching etcd move new calls
+// elsewhere while the server still answers the calls in flight; the drain
+// lets them do it before the instance vanishes, so no call races its
+// removal.
+void StopRegistering(int signal_number, absl::Duration grace,
+                     Registrar* registrar) {
+  if (grace <= absl::ZeroDuration()) {
+    PrintLine(stderr, absl::StrCat("got signal ", signal_number,
+                                   ": unregistering, then shutting down"));
+    registrar->Stop();
+    return;
+  }
+  PrintLine(stderr, absl::StrCat("got signal ", signal_number,
+                                 ": draining for ", absl::FormatDuration(grace),
+                                 ", then unregistering and shutting down"));
+  if (absl::Status drained = registrar->Shutdown(grace); !drained.ok()) {
+    PrintLine(stderr, absl::StrCat("drain failed (unregistered at once): ",
+                                   drained.ToString()));
+  }
+}
+
 int Run(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
   // absl::ParseCommandLine(argc, argv) would do as well: the same flags in
@@ -176,11 +206,7 @@ int Run(int argc, char** argv) {
   }
 
   const int signal_number = programs::WaitForStopSignal();
-  PrintLine(stderr, absl::StrCat("got signal ", signal_number,
-                                 ": unregistering, then shutting down"));
-  // Unregister first: clients watching etcd drop this instance and route
-  // new calls elsewhere while the server still answers the calls in flight.
-  (*registrar)->Stop();
+  StopRegistering(signal_number, options->drain_grace, registrar->get());
   server->Shutdown(absl::ToChronoTime(absl::Now() + kShutdownGrace));
   PrintLine(stderr, "shut down; exiting");
   return 0;

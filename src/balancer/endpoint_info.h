@@ -18,7 +18,12 @@ struct EndpointInfo {
   // one live record names it; see README "Shared addresses"). An empty list
   // or an empty string stands for an unversioned instance.
   std::vector<std::string> versions;
-  uint32_t weight = 1;  // 0 = drained
+  // 0: weighted round robin sends it calls only when no ready candidate
+  // has a non-zero weight.
+  uint32_t weight = 1;
+  // Being drained by its server (ServiceInstance::drained): every child
+  // policy sends it calls only when no ready candidate is undrained.
+  bool drained = false;
   EndpointState state = EndpointState::kIdle;
 };
 

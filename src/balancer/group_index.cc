@@ -37,10 +37,11 @@ absl::InlinedVector<absl::string_view, 2> VersionsOf(const EndpointInfo& e) {
   return out;
 }
 
-void CountState(EndpointState state, Group* group) {
-  switch (state) {
+void CountState(const EndpointInfo& e, Group* group) {
+  switch (e.state) {
     case EndpointState::kReady:
-      ++group->ready_size;
+      ++group->any.size;
+      if (!e.drained) ++group->live.size;
       break;
     case EndpointState::kIdle:
     case EndpointState::kConnecting:
@@ -56,18 +57,28 @@ bool Matches(const VersionRequest& request, const Group& g) {
   return request.Matches(g.version, g.parsed);
 }
 
+bool IsLive(const EndpointInfo& e) {
+  return e.state == EndpointState::kReady && !e.drained;
+}
+
 }  // namespace
 
-void Candidates::Add(const Group& g) {
-  ready += g.ready_size;
-  weight += g.weight;
+void Candidates::Add(const Group& g, const ReadyPart& part, uint32_t index) {
+  matched = true;
+  ready += part.size;
+  weight += part.weight;
   connecting |= g.connecting > 0;
-  if (g.ready_size == 0) return;
-  if (!g.uniform || (have_weight && g.common_weight != common_weight)) {
+  if (part.size == 0) return;
+  if (!part.uniform || (have_weight && part.common_weight != common_weight)) {
     uniform = false;
   }
   have_weight = true;
-  common_weight = g.common_weight;
+  common_weight = part.common_weight;
+  if (num_groups == kMaxListedGroups) {
+    overflow = true;
+  } else {
+    groups[num_groups++] = index;
+  }
 }
 
 struct GroupIndex::Member {
@@ -90,17 +101,18 @@ void GroupIndex::Collect(const VersionRequest* request, Candidates* out) const {
     *out = all_;
     return;
   }
+  // Both sets in one pass; the drained endpoints are used only when no
+  // undrained one is ready.
+  Candidates any;
   for (size_t i = 0; i < groups_.size(); ++i) {
     const Group& g = groups_[i];
     if (!Matches(*request, g)) continue;
-    out->matched = true;
-    out->Add(g);
-    if (g.ready_size == 0) continue;
-    if (out->num_groups == kMaxListedGroups) {
-      out->overflow = true;
-    } else {
-      out->groups[out->num_groups++] = static_cast<uint32_t>(i);
-    }
+    out->Add(g, g.live, static_cast<uint32_t>(i));
+    any.Add(g, g.any, static_cast<uint32_t>(i));
+  }
+  if (out->ready == 0 && any.ready > 0) {
+    *out = any;
+    out->drained = true;
   }
 }
 
@@ -135,7 +147,7 @@ std::vector<uint32_t> GroupIndex::GroupsByEndpointCount() const {
     by_size[g] = static_cast<uint32_t>(g);
   }
   auto size_of = [&](uint32_t g) {
-    return groups_[g].ready_size + groups_[g].connecting + groups_[g].failed;
+    return groups_[g].any.size + groups_[g].connecting + groups_[g].failed;
   };
   std::stable_sort(by_size.begin(), by_size.end(), [&](uint32_t a, uint32_t b) {
     return size_of(a) > size_of(b);
@@ -162,9 +174,10 @@ void GroupIndex::AssignGroups(const std::vector<EndpointInfo>& endpoints,
       last_version = version;
       last_group = g;
       members->push_back(Member{static_cast<uint32_t>(i), g});
-      CountState(endpoints[i].state, &groups_[g]);
+      CountState(endpoints[i], &groups_[g]);
     }
     if (endpoints[i].state == EndpointState::kTransientFailure) ++num_failed_;
+    if (IsLive(endpoints[i])) ++all_live_;
   }
 }
 
@@ -175,25 +188,39 @@ void GroupIndex::LayOutReady(const std::vector<EndpointInfo>& endpoints,
     // Only now: `version` no longer moves, so `parsed` may point into it.
     g.parsed = ParseSemVer(g.version);
     g.ready_begin = next;
-    next += g.ready_size;
+    next += g.any.size;
   }
   ready_.resize(next);
-  std::vector<uint32_t> cursor(groups_.size());
+  // Undrained members from the slice's start, drained ones after them.
+  std::vector<uint32_t> live_cursor(groups_.size());
+  std::vector<uint32_t> drained_cursor(groups_.size());
   for (size_t g = 0; g < groups_.size(); ++g) {
-    cursor[g] = groups_[g].ready_begin;
+    live_cursor[g] = groups_[g].ready_begin;
+    drained_cursor[g] = groups_[g].ready_begin + groups_[g].live.size;
   }
   for (const Member& m : members) {
-    if (endpoints[m.endpoint].state == EndpointState::kReady) {
-      ready_[cursor[m.group]++] = m.endpoint;
-    }
+    const EndpointInfo& e = endpoints[m.endpoint];
+    if (e.state != EndpointState::kReady) continue;
+    uint32_t& cursor =
+        e.drained ? drained_cursor[m.group] : live_cursor[m.group];
+    ready_[cursor++] = m.endpoint;
   }
   all_begin_ = 0;
   all_size_ = next;
-  if (members.size() == endpoints.size()) return;  // one group each
+  // The slices, one after the other, already list every ready endpoint
+  // once, undrained first, when each endpoint is in one group and either
+  // there is one group or nothing ready is drained.
+  const bool one_group_each = members.size() == endpoints.size();
+  if (one_group_each && (groups_.size() <= 1 || all_live_ == all_size_)) {
+    return;
+  }
   all_begin_ = next;
-  for (size_t i = 0; i < endpoints.size(); ++i) {
-    if (endpoints[i].state == EndpointState::kReady) {
-      ready_.push_back(static_cast<uint32_t>(i));
+  for (bool drained : {false, true}) {
+    for (size_t i = 0; i < endpoints.size(); ++i) {
+      if (endpoints[i].state == EndpointState::kReady &&
+          endpoints[i].drained == drained) {
+        ready_.push_back(static_cast<uint32_t>(i));
+      }
     }
   }
   all_size_ = static_cast<uint32_t>(ready_.size()) - all_begin_;
@@ -229,11 +256,23 @@ void Weigh(const std::vector<EndpointInfo>& endpoints,
 
 }  // namespace
 
+ReadyPart GroupIndex::SummarizePart(const std::vector<EndpointInfo>& endpoints,
+                                    uint32_t begin, uint32_t size) {
+  ReadyPart part;
+  part.size = size;
+  Weigh(endpoints, ready_, begin, size, &part.uniform, &part.common_weight,
+        &part.weight);
+  part.weighted = AddWeightedTable(endpoints, begin, size);
+  return part;
+}
+
 void GroupIndex::WeighGroups(const std::vector<EndpointInfo>& endpoints) {
   for (Group& g : groups_) {
-    Weigh(endpoints, ready_, g.ready_begin, g.ready_size, &g.uniform,
-          &g.common_weight, &g.weight);
-    g.weighted = AddWeightedTable(endpoints, g.ready_begin, g.ready_size);
+    g.live = SummarizePart(endpoints, g.ready_begin, g.live.size);
+    // Without drained endpoints the parts are the same: share the table.
+    g.any = g.any.size == g.live.size
+                ? g.live
+                : SummarizePart(endpoints, g.ready_begin, g.any.size);
   }
 }
 
@@ -241,17 +280,23 @@ void GroupIndex::WeighGroups(const std::vector<EndpointInfo>& endpoints) {
 void GroupIndex::SummarizeAll(const std::vector<EndpointInfo>& endpoints) {
   all_.all = true;
   all_.matched = !groups_.empty();
-  all_.ready = all_size_;
   for (const EndpointInfo& e : endpoints) {
     all_.connecting |= e.state == EndpointState::kIdle ||
                        e.state == EndpointState::kConnecting;
   }
-  bool uniform = true;
-  Weigh(endpoints, ready_, all_begin_, all_size_, &uniform, &all_.common_weight,
-        &all_.weight);
-  all_.uniform = uniform;
-  all_.have_weight = all_size_ > 0;
-  all_weighted_ = AddWeightedTable(endpoints, all_begin_, all_size_);
+  const ReadyPart live = SummarizePart(endpoints, all_begin_, all_live_);
+  const ReadyPart any = all_live_ == all_size_
+                            ? live
+                            : SummarizePart(endpoints, all_begin_, all_size_);
+  all_live_weighted_ = live.weighted;
+  all_any_weighted_ = any.weighted;
+  all_.drained = all_live_ == 0 && all_size_ > 0;
+  const ReadyPart& used = all_.drained ? any : live;
+  all_.ready = used.size;
+  all_.weight = used.weight;
+  all_.uniform = used.uniform;
+  all_.common_weight = used.common_weight;
+  all_.have_weight = used.size > 0;
 }
 
 void GroupIndex::SortGroups() {

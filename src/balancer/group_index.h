@@ -17,6 +17,12 @@
 // Each group also has a cumulative-weight table (weighted_sampler.h) over
 // its ready endpoints of non-zero weight.
 //
+// Drain: each group's slice lists its undrained ready endpoints first, so
+// the undrained ones are a prefix (Group::live) of the whole (Group::any),
+// each with its own weights. A candidate set uses the live prefixes of its
+// groups, or their whole slices (Candidates::drained) when those are all
+// empty: a drained endpoint gets calls only when nothing else can take them.
+//
 // Collect() is the one place a request is matched against groups. Lanes
 // (issue 10) plug in there: a lane filter next to the request, and groups
 // keyed by (version, lane) instead of version.
@@ -40,39 +46,52 @@ namespace vlb::internal {
 // set is marked `overflow` and walking it evaluates the request again.
 inline constexpr int kMaxListedGroups = 32;
 
+// A prefix of a group's ready slice and its weights.
+struct ReadyPart {
+  uint32_t size = 0;
+  uint64_t weight = 0;  // total
+  // Whether every endpoint of the part has weight `common_weight`.
+  bool uniform = true;
+  uint32_t common_weight = 0;
+  // Over the part's endpoints with a non-zero weight.
+  WeightedSampler::Table weighted;
+};
+
 struct Group {
   std::string version;
   std::optional<SemVer> parsed;  // points into `version`
   uint32_t ready_begin = 0;      // slice of the ready array
-  uint32_t ready_size = 0;
-  // Over the ready endpoints with a non-zero weight.
-  WeightedSampler::Table weighted;
-  uint32_t connecting = 0;  // IDLE or CONNECTING
-  uint32_t failed = 0;      // TRANSIENT_FAILURE
-  uint64_t weight = 0;      // of the ready endpoints
-  // Whether every ready endpoint has weight `common_weight`.
-  bool uniform = true;
-  uint32_t common_weight = 0;
+  ReadyPart live;                // the undrained ready endpoints, first
+  ReadyPart any;                 // every ready endpoint
+  uint32_t connecting = 0;       // IDLE or CONNECTING
+  uint32_t failed = 0;           // TRANSIENT_FAILURE
+
+  // The part a candidate set with this `drained` flag uses.
+  const ReadyPart& part(bool drained) const { return drained ? any : live; }
 };
 
 // What a request matches: the candidate set a scheduler picks from.
 // Trivially copyable, about 170 bytes; lives on the stack or in a cached
 // resolution.
+// Its counts are of the parts it uses (Group::part(drained)).
 struct Candidates {
   bool all = false;  // every endpoint; `groups` unused
   bool matched = false;
   bool connecting = false;
+  // Every ready candidate is drained, so the drained ones are used.
+  bool drained = false;
   bool uniform = true;
   bool have_weight = false;
   uint32_t common_weight = 0;
   uint64_t ready = 0;
   uint64_t weight = 0;
-  // Matching groups with ready endpoints, unless `overflow`.
+  // Matching groups whose used part is not empty, unless `overflow`.
   int num_groups = 0;
   bool overflow = false;
   uint32_t groups[kMaxListedGroups];
 
-  void Add(const Group& g);
+  // Adds group `index`, of which the set uses `part`.
+  void Add(const Group& g, const ReadyPart& part, uint32_t index);
 };
 
 class GroupIndex {
@@ -121,7 +140,13 @@ class GroupIndex {
   // Every endpoint, as Collect(nullptr) would give it.
   const Candidates& all() const { return all_; }
   uint32_t all_begin() const { return all_begin_; }
+  // Distinct ready endpoints, drained or not.
   uint32_t all_size() const { return all_size_; }
+  // The run of every ready endpoint that all() uses: the undrained ones,
+  // unless every ready endpoint is drained.
+  uint32_t all_used_size() const {
+    return all_.drained ? all_size_ : all_live_;
+  }
   // Distinct endpoints in TRANSIENT_FAILURE.
   uint32_t num_failed() const { return num_failed_; }
 
@@ -147,6 +172,8 @@ class GroupIndex {
       uint32_t size);
   void WeighGroups(const std::vector<EndpointInfo>& endpoints);
   void SummarizeAll(const std::vector<EndpointInfo>& endpoints);
+  ReadyPart SummarizePart(const std::vector<EndpointInfo>& endpoints,
+                          uint32_t begin, uint32_t size);
   void SortGroups();
 
   std::vector<Group> groups_;
@@ -157,9 +184,12 @@ class GroupIndex {
   std::vector<uint32_t> ready_;
   uint32_t all_begin_ = 0;  // the run of `ready_` holding each ready endpoint
   uint32_t all_size_ = 0;
+  uint32_t all_live_ = 0;  // the undrained ones, first in the run
   WeightedSampler sampler_;
-  // Over every ready endpoint of non-zero weight.
-  WeightedSampler::Table all_weighted_;
+  // Over the run's ready endpoints of non-zero weight: the undrained ones,
+  // and all of them.
+  WeightedSampler::Table all_live_weighted_;
+  WeightedSampler::Table all_any_weighted_;
   Candidates all_;
   uint32_t num_failed_ = 0;
 };
@@ -178,7 +208,8 @@ inline void GroupIndex::ForEachCandidate(const Candidates& c,
     return;
   }
   for (const Group& g : groups_) {
-    if (g.ready_size > 0 && request->Matches(g.version, g.parsed) && f(g)) {
+    if (g.part(c.drained).size > 0 && request->Matches(g.version, g.parsed) &&
+        f(g)) {
       return;
     }
   }
@@ -189,11 +220,12 @@ inline uint32_t GroupIndex::LocateInGroups(const Candidates& c,
                                            uint64_t index) const {
   uint32_t found = 0;
   ForEachCandidate(c, request, [&](const Group& g) {
-    if (index < g.ready_size) {
+    const uint32_t size = g.part(c.drained).size;
+    if (index < size) {
       found = ready_[g.ready_begin + index];
       return true;
     }
-    index -= g.ready_size;
+    index -= size;
     return false;
   });
   return found;
@@ -202,14 +234,18 @@ inline uint32_t GroupIndex::LocateInGroups(const Candidates& c,
 inline uint32_t GroupIndex::LocateWeighted(const Candidates& c,
                                            const VersionRequest* request,
                                            uint64_t position) const {
-  if (c.all) return sampler_.Find(all_weighted_, position);
+  if (c.all) {
+    return sampler_.Find(c.drained ? all_any_weighted_ : all_live_weighted_,
+                         position);
+  }
   uint32_t found = 0;
   ForEachCandidate(c, request, [&](const Group& g) {
-    if (position >= g.weight) {
-      position -= g.weight;
+    const ReadyPart& part = g.part(c.drained);
+    if (position >= part.weight) {
+      position -= part.weight;
       return false;
     }
-    found = sampler_.Find(g.weighted, position);
+    found = sampler_.Find(part.weighted, position);
     return true;
   });
   return found;

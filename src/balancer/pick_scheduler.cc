@@ -65,10 +65,11 @@ Slice PickScheduler::SliceFor(const Candidates& c) const {
   uint32_t begin = 0;
   if (c.all) {
     begin = index_.all_begin();
-    s.size = index_.all_size();
-  } else if (c.num_groups == 1) {
-    begin = index_.group(c.groups[0]).ready_begin;
-    s.size = index_.group(c.groups[0]).ready_size;
+    s.size = index_.all_used_size();
+  } else if (c.num_groups == 1 && !c.overflow) {
+    const Group& g = index_.group(c.groups[0]);
+    begin = g.ready_begin;
+    s.size = g.part(c.drained).size;
   }
   if (s.size == 0) return s;
   s.endpoints = index_.ready_run(begin);

@@ -23,17 +23,17 @@ int InstanceAttribute::Cmp(const AttributeInterface* other) const {
   const auto* o = static_cast<const InstanceAttribute*>(other);
   const ServiceInstance& a = *instance_;
   const ServiceInstance& b = o->instance();
-  const auto ta = std::tie(a.id, versions_, a.weight, a.metadata);
-  const auto tb = std::tie(b.id, o->versions_, b.weight, b.metadata);
+  const auto ta = std::tie(a.id, versions_, a.weight, a.drained, a.metadata);
+  const auto tb = std::tie(b.id, o->versions_, b.weight, b.drained, b.metadata);
   if (ta < tb) return -1;
   if (tb < ta) return 1;
   return 0;
 }
 
 std::string InstanceAttribute::ToString() const {
-  return absl::StrCat("{id=", instance_->id,
-                      " versions=", absl::StrJoin(versions_, ","),
-                      " weight=", instance_->weight, "}");
+  return absl::StrCat(
+      "{id=", instance_->id, " versions=", absl::StrJoin(versions_, ","),
+      " weight=", instance_->weight, instance_->drained ? " drained" : "", "}");
 }
 
 }  // namespace vlb::grpc_adapter

@@ -1,7 +1,8 @@
 // Carries a registry record with each address the resolver hands to gRPC,
 // and the versions of every live record naming the address.
 // A ServerAddress attribute (not a channel arg), so that records differing
-// only in version or weight still share one subchannel per address.
+// only in version, weight or drain still share one subchannel per address.
+// The pick engine reads the record's weight and `drained` from it.
 #ifndef VLB_SRC_GRPC_ADAPTER_INSTANCE_ATTRIBUTE_H_
 #define VLB_SRC_GRPC_ADAPTER_INSTANCE_ATTRIBUTE_H_
 

@@ -188,9 +188,11 @@ class VlbPolicy final : public LoadBalancingPolicy {
       const InstanceAttribute* attribute = InstanceAttribute::Of(address);
       endpoint->versions.clear();
       endpoint->weight = 1;
+      endpoint->drained = false;
       if (attribute != nullptr) {
         endpoint->versions = attribute->versions();
         endpoint->weight = attribute->instance().weight;
+        endpoint->drained = attribute->instance().drained;
       }
       endpoints_.push_back(std::move(endpoint));
     }
@@ -249,6 +251,7 @@ class VlbPolicy final : public LoadBalancingPolicy {
     absl::Status last_failure;
     std::vector<std::string> versions;  // of every record naming it
     uint32_t weight = 1;
+    bool drained = false;  // its record says so; see EndpointInfo::drained
   };
 
   class Watcher final
@@ -416,6 +419,7 @@ class VlbPolicy final : public LoadBalancingPolicy {
       internal::EndpointInfo info;
       info.versions = endpoint->versions;
       info.weight = endpoint->weight;
+      info.drained = endpoint->drained;
       info.state = Classify(*endpoint);
       if (endpoint->failing) last_failure = endpoint->last_failure;
       infos.push_back(std::move(info));

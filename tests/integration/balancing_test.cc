@@ -6,6 +6,8 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,6 +23,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "vlb/grpc.h"
+#include "vlb/service_instance.h"
 #include "wait_for.h"
 
 namespace vlb {
@@ -62,9 +65,11 @@ class BalancingTest : public ::testing::Test {
     servers_.clear();  // SIGKILL whatever still runs
   }
 
-  // Starts an example server process registering `id` with `version`.
+  // Starts an example server process registering `id` with `version`;
+  // `extra_args` are more of its flags.
   void StartServer(const std::string& id, const std::string& version,
-                   uint32_t weight = 1) {
+                   uint32_t weight = 1,
+                   const std::vector<std::string>& extra_args = {}) {
     ChildProcess::Options options;
     options.program = VLB_EXAMPLE_SERVER_BIN;
     options.args = {"--etcd=" + etcd_->endpoint(),
@@ -74,11 +79,24 @@ class BalancingTest : public ::testing::Test {
                     "--listen=127.0.0.1:0",
                     absl::StrCat("--weight=", weight),
                     "--ttl_seconds=2"};
+    options.args.insert(options.args.end(), extra_args.begin(),
+                        extra_args.end());
     auto child = ChildProcess::Spawn(options);
     ASSERT_TRUE(child.ok()) << child.status();
     servers_[id] = *std::move(child);
     ASSERT_TRUE(WaitFor([&] { return KeyExists(id); }, kWait))
         << "server " << id << " did not register";
+  }
+
+  // Whether `id`'s record exists and says it is drained.
+  bool KeyDrained(const std::string& id) {
+    etcdserverpb::RangeRequest range;
+    range.set_key(absl::StrCat(kPrefix, id));
+    auto response = etcd_client_->Range(range);
+    if (!response.ok() || response->kvs_size() != 1) return false;
+    absl::StatusOr<ServiceInstance> record =
+        DecodeServiceRecord(response->kvs(0).value());
+    return record.ok() && record->drained;
   }
 
   bool KeyExists(const std::string& id) {
@@ -590,6 +608,125 @@ TEST_F(RoutesTest, CallerRulesFollowEachProcessIdentity) {
   };
   EXPECT_EQ(run_as("2.4.0"), (std::map<std::string, int>{{"three", 20}}));
   EXPECT_EQ(run_as("1.9.0"), (std::map<std::string, int>{{"one", 20}}));
+}
+
+}  // namespace
+}  // namespace vlb
+
+namespace vlb {
+namespace {
+
+// Who answered each call of a client thread that calls without pause, in
+// order; "" for a failed call.
+class CallLog {
+ public:
+  void Add(const CallOutcome& outcome) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!outcome.status.ok()) {
+      ++failures_;
+      first_failure_ = outcome.status.error_message();
+    }
+    answered_by_.push_back(outcome.status.ok() ? outcome.instance : "");
+  }
+  size_t size() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return answered_by_.size();
+  }
+  int failures() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return failures_;
+  }
+  std::string first_failure() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return first_failure_;
+  }
+  // The first position >= `from` that starts `n` calls in a row answered
+  // by `id`, if any.
+  std::optional<size_t> FindStreak(size_t from, const std::string& id, int n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    int streak = 0;
+    for (size_t i = from; i < answered_by_.size(); ++i) {
+      streak = answered_by_[i] == id ? streak + 1 : 0;
+      if (streak == n) return i + 1 - n;
+    }
+    return std::nullopt;
+  }
+  // Calls at positions >= `from` answered by `id`.
+  int CountFrom(size_t from, const std::string& id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    int count = 0;
+    for (size_t i = from; i < answered_by_.size(); ++i) {
+      count += answered_by_[i] == id;
+    }
+    return count;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> answered_by_;
+  int failures_ = 0;
+  std::string first_failure_;
+};
+
+class DrainTest : public BalancingTest,
+                  public ::testing::WithParamInterface<const char*> {};
+
+INSTANTIATE_TEST_SUITE_P(EveryChild, DrainTest,
+                         ::testing::Values("round_robin",
+                                           "weighted_round_robin", "random"),
+                         [](const auto& param) {
+                           return std::string(param.param);
+                         });
+
+// A SIGTERM drains the server for --drain_grace_ms before it unregisters:
+// under continuous load no call fails, and once the client has seen the
+// drain the drained instance gets no new call.
+TEST_P(DrainTest, SigtermDrainsWithoutFailingACall) {
+  // The grace only has to outlast the client seeing the drained record,
+  // a watch event away; the test checks that it did (the key still exists
+  // when the client has moved away).
+  StartServer("leaving", "v1", 1, {"--drain_grace_ms=5000"});
+  StartServer("staying", "v1");
+  VersionPolicyOptions options;
+  options.child_policy = GetParam();
+  auto stub = Stub(options);
+  ASSERT_TRUE(WarmUp(stub.get(), "v1", {"leaving", "staying"}));
+
+  CallLog log;
+  std::atomic<bool> stop{false};
+  std::thread load([&] {
+    while (!stop.load()) log.Add(Call(stub.get(), "v1"));
+  });
+  const size_t at_sigterm = log.size();
+  ASSERT_TRUE(servers_["leaving"]->Kill(SIGTERM).ok());
+  // 50 calls in a row to one of two instances: the client has seen the
+  // drain (under random, a chance of 2^-50 without it).
+  std::optional<size_t> moved_away;
+  const bool moved = WaitFor(
+      [&] {
+        moved_away = log.FindStreak(at_sigterm, "staying", 50);
+        return moved_away.has_value();
+      },
+      kWait, absl::Milliseconds(5));
+  const bool drained_then = KeyDrained("leaving");
+  absl::StatusOr<int> exit_status = servers_["leaving"]->Wait(kWait);
+  // Calls go on through the instance's exit and the key's removal.
+  const bool removed = WaitFor([&] { return !KeyExists("leaving"); }, kWait);
+  const size_t after_exit = log.size();
+  WaitFor([&] { return log.size() >= after_exit + 50; }, kWait);
+  stop = true;
+  load.join();
+
+  ASSERT_TRUE(moved) << "the client never moved its calls off the drained "
+                        "instance";
+  EXPECT_TRUE(drained_then) << "the client moved away before the record "
+                               "said drained, or after it was revoked";
+  ASSERT_TRUE(exit_status.ok()) << exit_status.status();
+  EXPECT_EQ(*exit_status, 0);
+  EXPECT_TRUE(removed);
+  EXPECT_EQ(log.failures(), 0) << log.first_failure();
+  EXPECT_EQ(log.CountFrom(*moved_away, "leaving"), 0);
+  EXPECT_GE(log.size(), after_exit + 50);
 }
 
 }  // namespace

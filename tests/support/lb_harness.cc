@@ -462,6 +462,7 @@ absl::Status LbHarness::SetEndpoints(
     instance->address = e.address.empty() ? DerivedAddress(i) : e.address;
     instance->version = e.version;
     instance->weight = e.weight;
+    instance->drained = e.drained;
     absl::StatusOr<grpc_resolved_address> address =
         ParseIpv4(instance->address);
     if (!address.ok()) return address.status();

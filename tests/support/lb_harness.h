@@ -43,6 +43,7 @@ struct FakeEndpoint {
   std::string address;
   std::string version;
   uint32_t weight = 1;
+  bool drained = false;
 };
 
 struct PickOutcome {

@@ -179,6 +179,28 @@ TEST(LbPolicyTest, WeightedRoundRobinFollowsWeights) {
   EXPECT_NEAR(counts[1], 300, 3);
 }
 
+// The record's `drained` reaches the pick table, also when it is the only
+// change (the address keeps its subchannel).
+TEST(LbPolicyTest, DrainedInstanceGetsNoCallsWhileAnotherIsReady) {
+  for (const char* child : {"round_robin", "weighted_round_robin", "random"}) {
+    auto harness = MakeHarness(absl::StrCat(
+        R"([{"vlb_version": {"childPolicy": ")", child, R"("}}])"));
+    ASSERT_NE(harness, nullptr);
+    std::vector<FakeEndpoint> endpoints = Endpoints({"v1", "v1", "v1"});
+    ASSERT_TRUE(harness->SetEndpoints(endpoints).ok());
+    harness->SetAllStates(Connectivity::kReady);
+    EXPECT_EQ(Distinct(PickMany(*harness, 300, "v1")).size(), 3u) << child;
+    endpoints[1].drained = true;
+    ASSERT_TRUE(harness->SetEndpoints(endpoints).ok());
+    EXPECT_EQ(Distinct(PickMany(*harness, 300, "v1")), (std::set<size_t>{0, 2}))
+        << child;
+    endpoints[0].drained = true;
+    endpoints[2].drained = true;
+    ASSERT_TRUE(harness->SetEndpoints(endpoints).ok());
+    EXPECT_EQ(Distinct(PickMany(*harness, 300, "v1")).size(), 3u) << child;
+  }
+}
+
 TEST(LbPolicyTest, GrpcRoundRobinRunsInTheHarness) {
   auto harness = MakeHarness(R"([{"round_robin": {}}])");
   ASSERT_NE(harness, nullptr);
