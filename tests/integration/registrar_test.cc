@@ -246,7 +246,7 @@ class RegistrarTest : public ::testing::Test {
     options.service_name = kService;
     options.instance_id = id;
     options.version = "v1";
-    options.address = "10.0.0.1:8089";
+    options.address = "127.0.0.1:8089";
     options.weight = 3;
     options.metadata = {{"zone", "a"}};
     options.ttl = kTtl;
@@ -312,7 +312,7 @@ TEST_F(RegistrarTest, RegisterWritesSeedFormatUnderLease) {
   ASSERT_TRUE(value.ok()) << value.status();
   const json expected = json::parse(R"({
       "node": {"name": "app", "path": "/hwholiday/srv/app", "id": "app-1",
-               "version": "v1", "address": "10.0.0.1:8089"},
+               "version": "v1", "address": "127.0.0.1:8089"},
       "metadata": {"weight": "3", "zone": "a"}})");
   EXPECT_EQ(*value, expected) << key.value;
 
@@ -357,7 +357,7 @@ TEST_F(RegistrarTest, CrashedProcessKeyExpiresWithLease) {
   }
   std::string output;
   std::unique_ptr<ChildProcess> child =
-      SpawnTool({"--id=crash-1", "--version=v1", "--address=10.0.0.9:8089",
+      SpawnTool({"--id=crash-1", "--version=v1", "--address=127.0.0.9:8089",
                  absl::StrCat("--ttl_seconds=", absl::ToInt64Seconds(kTtl))},
                 &output);
   ASSERT_NE(child, nullptr);
@@ -393,7 +393,7 @@ TEST_F(RegistrarTest, ToolRevokesOnSigterm) {
   }
   std::string output;
   std::unique_ptr<ChildProcess> child = SpawnTool(
-      {"--id=term-1", "--version=v7", "--address=10.0.0.9:8089", "--weight=5",
+      {"--id=term-1", "--version=v7", "--address=127.0.0.9:8089", "--weight=5",
        "--meta=zone=b", "--ttl_seconds=30", "--meta=rack=r3,row=7"},
       &output);
   ASSERT_NE(child, nullptr);
@@ -547,7 +547,7 @@ TEST_F(RegistrarTest, UpdateRewritesValueUnderSameLease) {
   absl::StatusOr<json> value = ParseJson(after.value);
   ASSERT_TRUE(value.ok()) << value.status();
   EXPECT_EQ((*value)["node"]["version"], "v2");
-  EXPECT_EQ((*value)["node"]["address"], "10.0.0.1:8089");
+  EXPECT_EQ((*value)["node"]["address"], "127.0.0.1:8089");
   EXPECT_EQ((*value)["metadata"],
             json::parse(R"({"weight": "7", "zone": "b", "canary": "true"})"));
 
@@ -802,7 +802,7 @@ TEST_F(RegistrarTest, SecondRegistrarWithSameIdIsFencedUntilFirstStops) {
 
   EventLog second_log;
   RegistrarOptions second_options = Options("dup-1");
-  second_options.address = "10.0.0.2:8089";
+  second_options.address = "127.0.0.2:8089";
   std::unique_ptr<Registrar> second = Make(second_options, second_log);
   ASSERT_NE(second, nullptr);
   const absl::Status started = second->Start(absl::Seconds(5));
@@ -832,7 +832,7 @@ TEST_F(RegistrarTest, SecondRegistrarWithSameIdIsFencedUntilFirstStops) {
         absl::StatusOr<KeyState> key = ReadKey(*etcd_, second->key());
         return second->registered() && key.ok() && key->exists &&
                key->lease == second->lease_id() &&
-               absl::StrContains(key->value, "10.0.0.2:8089");
+               absl::StrContains(key->value, "127.0.0.2:8089");
       },
       absl::Seconds(10)))
       << second_log.ToString();
@@ -867,7 +867,7 @@ TEST(VlbRegisterToolTest, BadOptionsExitWithUsageError) {
   if (binary.empty()) GTEST_SKIP() << "built without VLB_BUILD_TOOLS";
   const std::vector<std::string> valid = {
       "--etcd=127.0.0.1:1", "--service=hwholiday.srv.app", "--version=v1",
-      "--address=10.0.0.1:8089"};
+      "--address=127.0.0.1:8089"};
   struct Case {
     std::string extra;
     std::string mentions;
@@ -875,7 +875,7 @@ TEST(VlbRegisterToolTest, BadOptionsExitWithUsageError) {
   for (const Case& c : std::vector<Case>{{"--weight=10001", "weight"},
                                          {"--ttl_seconds=1", "ttl"},
                                          {"--meta=weight=3", "metadata"},
-                                         {"--address=10.0.0.1", "address"},
+                                         {"--address=127.0.0.1", "address"},
                                          {"--bogus=1", "unknown flag --bogus"},
                                          {"--weight=x", "flag 'weight'"},
                                          {"--weight=-1", "flag 'weight'"},

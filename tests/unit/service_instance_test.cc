@@ -31,7 +31,7 @@ ServiceInstance SampleInstance() {
   instance.path = "/hwholiday/srv/app";
   instance.id = "app-1";
   instance.version = "v1";
-  instance.address = "10.0.0.1:8089";
+  instance.address = "127.0.0.1:8089";
   instance.weight = 7;
   instance.metadata = {{"zone", "eu-1"}, {"canary", "true"}};
   return instance;
@@ -87,7 +87,7 @@ TEST(EncodeServiceRecordTest, ProducesCompactSeedFormat) {
   ServiceInstance instance = SampleInstance();
   EXPECT_EQ(EncodeServiceRecord(instance),
             R"({"node":{"name":"app","path":"/hwholiday/srv/app",)"
-            R"("id":"app-1","version":"v1","address":"10.0.0.1:8089"},)"
+            R"("id":"app-1","version":"v1","address":"127.0.0.1:8089"},)"
             R"("metadata":{"weight":"7","canary":"true","zone":"eu-1"}})");
 }
 
@@ -161,8 +161,8 @@ TEST(DecodeServiceRecordTest, VersionAndAddressAreRequired) {
 TEST(DecodeServiceRecordTest, ValidatesAddress) {
   ExpectRejected(RecordWithNode(R"("version":"v1","address":"")"),
                  "node.address: address \"\"");
-  ExpectRejected(RecordWithNode(R"("version":"v1","address":"10.0.0.1")"),
-                 "node.address: address \"10.0.0.1\" has no port");
+  ExpectRejected(RecordWithNode(R"("version":"v1","address":"127.0.0.1")"),
+                 "node.address: address \"127.0.0.1\" has no port");
   ExpectRejected(RecordWithNode(R"("version":"v1","address":"h:0")"),
                  "node.address");
 }
@@ -385,7 +385,7 @@ TEST(EncodeServiceRecordTest, WritesDrainedAndLaneOnlyWhenSet) {
   instance.lane = "feature-x";
   EXPECT_EQ(EncodeServiceRecord(instance),
             R"({"node":{"name":"app","path":"/hwholiday/srv/app",)"
-            R"("id":"app-1","version":"v1","address":"10.0.0.1:8089"},)"
+            R"("id":"app-1","version":"v1","address":"127.0.0.1:8089"},)"
             R"("metadata":{"weight":"7","drained":"true","lane":"feature-x",)"
             R"("canary":"true","zone":"eu-1"}})");
   absl::StatusOr<ServiceInstance> decoded =
