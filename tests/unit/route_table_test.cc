@@ -10,6 +10,7 @@
 #include "allocation_counter.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "route_examples.h"
 #include "routing/sticky_hash.h"
 
 namespace vlb::internal {
@@ -17,22 +18,7 @@ namespace {
 
 constexpr const char* kService = "hwholiday.srv.app";
 
-constexpr const char* kExample = R"({
-  "defaultVersion": "v1",
-  "fallback": ["v1", "*"],
-  "rules": [
-    {"name": "gateway-v2-needs-app-v3",
-     "when": {"callerService": "hwholiday.srv.gateway", "callerVersion": "^2"},
-     "version": "v3"},
-    {"name": "beta-users", "when": {"header": {"x-beta": "1"}},
-     "version": "^2.0.0-0"},
-    {"name": "canary",
-     "when": {"version": "v1"},
-     "split": [{"version": "v1", "weight": 95},
-               {"version": "1.1.0-canary.1", "weight": 5}],
-     "stickyHeader": "x-user-id"}
-  ]
-})";
+constexpr const char* kExample = vlb::testing::kExampleRouteDocument;
 
 std::unique_ptr<const RouteTable> Compile(absl::string_view json,
                                           CallerIdentity caller = {}) {
