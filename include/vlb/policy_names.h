@@ -1,6 +1,6 @@
 // The names vlb's load-balancing policies go by in a gRPC service config
 // ("loadBalancingConfig": [{"vlb_version": {...}}]), and the metadata key
-// that carries a call's version unless configured otherwise. Defined here
+// that carry a call's version and lane unless configured otherwise. Defined here
 // once; plain constants without dependencies, so every layer can use them.
 #ifndef VLB_POLICY_NAMES_H_
 #define VLB_POLICY_NAMES_H_
@@ -17,6 +17,11 @@ inline constexpr char kRandomPolicyName[] = "vlb_random";
 
 // vlb_version's default "header" and vlb::SetVersion's default key.
 inline constexpr char kDefaultVersionHeader[] = "x-version";
+
+// The metadata key that carries a call's lane (README "Lanes") unless a
+// policy's "laneHeader" says otherwise; also what vlb::PropagateRoutingHeaders
+// copies by default.
+inline constexpr char kDefaultLaneHeader[] = "x-lane";
 
 }  // namespace vlb
 
