@@ -323,8 +323,9 @@ absl::Status UnavailableStatus(const PickResult& result,
                                const PolicyConfig& config,
                                absl::string_view service,
                                absl::string_view text, const GroupIndex& index,
-                               std::vector<std::string> notes) {
+                               const std::vector<std::string>& lane_notes) {
   const std::string subject = Subject(result, config, text);
+  std::vector<std::string> notes;
   if (config.version_aware && result.source != Source::kHeader &&
       result.source != Source::kRoute) {
     notes.push_back("no version requested");
@@ -352,6 +353,7 @@ absl::Status UnavailableStatus(const PickResult& result,
     notes.push_back(
         absl::StrCat("fallback tried: ", absl::StrJoin(names, ", ")));
   }
+  notes.insert(notes.end(), lane_notes.begin(), lane_notes.end());
   if (!notes.empty()) {
     absl::StrAppend(&message, " (", absl::StrJoin(notes, "; "), ")");
   }
@@ -379,7 +381,7 @@ absl::Status PickTable::FailureStatus(
       AddLaneNote(result, lane, !t.lanes.empty(), &notes);
       return UnavailableStatus(result, t.config, t.service, text,
                                t.PartitionOf(result, lane).partition->index(),
-                               std::move(notes));
+                               notes);
     case Kind::kPicked:
     case Kind::kQueue:
       break;
