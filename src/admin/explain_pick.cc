@@ -62,7 +62,7 @@ std::string LaneOutcome(PickResult::Lane outcome, absl::string_view lane) {
     case PickResult::Lane::kInLane:
       return "in lane";
     case PickResult::Lane::kBaseline:
-      return "baseline (lane has no ready match)";
+      return "baseline (lane has no reachable match)";
     case PickResult::Lane::kNone:
       break;
   }

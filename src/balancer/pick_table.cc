@@ -83,8 +83,8 @@ struct PickTable::Impl {
   // Where a call of `lane` is served (pick_table.h): `resolve(partition,
   // scratch)` gives a partition's resolution for the call. The lane wins
   // when it can serve the call at the same request or fallback step as the
-  // baseline or an earlier one; nothing is rotated here, so the losing
-  // partition's counters do not move.
+  // baseline or an earlier one (LaneWins); nothing is rotated here, so the
+  // losing partition's counters do not move.
   template <typename Resolve>
   LaneChoice Choose(LaneRequest lane, Resolve resolve,
                     std::optional<Partition::Scratch>* lane_scratch,
@@ -108,22 +108,22 @@ struct PickTable::Impl {
                : LaneChoice{&baseline, &base, PickResult::Lane::kBaseline};
   }
 
-  // Picked by the call's own request: nothing can do better.
+  // Served (or queued) at the call's own request: nothing can do better.
   static bool Decided(const PickResult& r) {
-    return r.kind == Kind::kPicked && r.fallbacks_tried == 0;
+    return Served(r) && r.fallbacks_tried == 0;
   }
-  // Ready instances at the earliest step win, the lane's on a tie. When
-  // neither partition has any, instances of the lane still connecting are
-  // worth waiting for; otherwise the baseline's outcome (its queue or its
-  // failure) stands.
+  static bool Served(const PickResult& r) {
+    return r.kind == Kind::kPicked || r.kind == Kind::kQueue;
+  }
+  // The partition with ready or connecting instances at the earliest step
+  // wins, the lane on a tie: a lane's instances still connecting are waited
+  // for, as a version's are. When neither has any, the baseline's failure
+  // stands.
   static bool LaneWins(const PickResult& lane, const PickResult& base) {
-    const bool lane_ready = lane.kind == Kind::kPicked;
-    const bool base_ready = base.kind == Kind::kPicked;
-    if (lane_ready && base_ready) {
+    if (Served(lane) && Served(base)) {
       return lane.fallbacks_tried <= base.fallbacks_tried;
     }
-    if (lane_ready || base_ready) return lane_ready;
-    return lane.kind == Kind::kQueue;
+    return Served(lane);
   }
 
   PickResult Finish(const LaneChoice& c) const {
@@ -306,7 +306,7 @@ void AddLaneNote(const PickResult& result, absl::string_view lane,
       break;
     case PickResult::Lane::kBaseline:
       notes->push_back(absl::StrCat("lane ", Quote(lane),
-                                    " has no ready match; baseline tried"));
+                                    " has no reachable match; baseline tried"));
       break;
     case PickResult::Lane::kNone:
       if (!lane.empty()) {

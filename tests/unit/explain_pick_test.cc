@@ -110,7 +110,7 @@ TEST(ExplainPickTest, LaneCallsAreServedInTheirLane) {
                   "u2:version \"2.0.0\" does not match \"v1\"", "u3:yes",
                   "u4:baseline; lane \"feature-x\" serves the call"));
   Explanation v2 = Explain({"v2", "feature-x"});
-  EXPECT_EQ(v2.lane_outcome, "baseline (lane has no ready match)");
+  EXPECT_EQ(v2.lane_outcome, "baseline (lane has no reachable match)");
   EXPECT_EQ(Verdicts(v2)[1], "u2:yes");
   EXPECT_EQ(Verdicts(v2)[2], "u3:version \"1.0.0\" does not match \"v2\"");
 }

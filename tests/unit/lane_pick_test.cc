@@ -105,17 +105,23 @@ TEST_P(LanePickTest, UnknownLaneUsesTheBaseline) {
               ElementsAre(0));
 }
 
-TEST_P(LanePickTest, LaneWithoutAReadyMatchFallsBackToTheBaseline) {
-  auto table =
-      Table({E("v1"), E("v2", "feature-x"), E("v1", "feature-y"),
-             E("v1", "feature-z", kConnecting), E("v1", "feature-w", kFailed)});
-  // Wrong version in the lane, ready elsewhere; still connecting; failed.
-  for (const char* lane : {"feature-x", "feature-z", "feature-w"}) {
+TEST_P(LanePickTest, LaneWithoutAServingMatchFallsBackToTheBaseline) {
+  auto table = Table({E("v1"), E("v2", "feature-x"), E("v1", "feature-y"),
+                      E("v1", "feature-w", kFailed)});
+  // Wrong version in the lane, ready elsewhere; failed.
+  for (const char* lane : {"feature-x", "feature-w"}) {
     EXPECT_THAT(Reached(*table, "v1", {lane}, Lane::kBaseline), ElementsAre(0))
         << lane;
   }
   EXPECT_THAT(Reached(*table, "v1", {"feature-y"}, Lane::kInLane),
               ElementsAre(2));
+}
+
+TEST_P(LanePickTest, ConnectingLaneInstancesAreWaitedFor) {
+  auto table = Table({E("v1"), E("v1", "feature-z", kConnecting)});
+  PickResult r = table->Pick("v1", {"feature-z"});
+  EXPECT_EQ(r.kind, Kind::kQueue);
+  EXPECT_EQ(r.lane, Lane::kInLane);
 }
 
 TEST_P(LanePickTest, TheLaneWinsAtTheSameFallbackStep) {
@@ -139,8 +145,8 @@ TEST_P(LanePickTest, ChoosingBetweenLanesRotatesOnlyTheWinner) {
   // A baseline rotation that advanced on every lane call would, with lane
   // and plain calls alternating, give every plain call the same instance.
   // Here both partitions resolve "v9" through "*" and the lane wins.
-  auto table = Table({E("v1"), E("v1"), E("v2", "feature-x")},
-                     R"("fallback": ["*"])");
+  auto table =
+      Table({E("v1"), E("v1"), E("v2", "feature-x")}, R"("fallback": ["*"])");
   std::map<uint32_t, int> plain;
   for (int i = 0; i < 40; ++i) {
     PickResult in_lane = table->Pick("v9", {"feature-x"});
@@ -200,7 +206,7 @@ TEST_P(LanePickTest, QueuesForTheLaneWhenTheBaselineCannotServe) {
   EXPECT_EQ(r.kind, Kind::kNoMatch);
   EXPECT_EQ(r.lane, Lane::kBaseline);
   EXPECT_THAT(table->FailureStatus(r, "v3", "feature-x").message(),
-              HasSubstr("lane \"feature-x\" has no ready match"));
+              HasSubstr("lane \"feature-x\" has no reachable match"));
 }
 
 TEST_P(LanePickTest, RoutedRequestsHonourLanes) {
