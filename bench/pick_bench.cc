@@ -81,6 +81,10 @@ struct Scenario {
   std::optional<const char*> request;
   // A route document in force, if any (LbHarness::Options).
   const char* routes = nullptr;
+  // Every 10th endpoint (a v1 one) is in lane "feature-x"; the lane each
+  // call carries, if any.
+  bool laned = false;
+  std::optional<const char*> lane = std::nullopt;
 };
 
 // The issue's example document over v1/v2 instances: a caller rule (this
@@ -123,6 +127,35 @@ const Scenario kVersionRrRulesMiss = {"vlb_version/rr/v2/3-rules-no-match",
                                       Weights::kEqual,
                                       "v2",
                                       kThreeRules};
+// Lanes: the table is split into the baseline and lane feature-x. Calls
+// without a lane (the baseline's picks), calls of the lane (served in it,
+// the baseline never resolved), and "v2" calls of the lane, which has no v2:
+// both partitions are resolved and the baseline serves.
+const Scenario kLanedNoLane = {"vlb_version/rr/v1/laned-table",
+                               R"([{"vlb_version": {}}])",
+                               Versions::kHalves,
+                               Weights::kEqual,
+                               "v1",
+                               nullptr,
+                               true,
+                               std::nullopt};
+const Scenario kLanedInLane = {"vlb_version/rr/v1/lane-feature-x",
+                               R"([{"vlb_version": {}}])",
+                               Versions::kHalves,
+                               Weights::kEqual,
+                               "v1",
+                               nullptr,
+                               true,
+                               "feature-x"};
+const Scenario kLanedToBaseline = {
+    "vlb_version/rr/v2/lane-feature-x-to-baseline",
+    R"([{"vlb_version": {}}])",
+    Versions::kHalves,
+    Weights::kEqual,
+    "v2",
+    nullptr,
+    true,
+    "feature-x"};
 const Scenario kWrr = {"vlb_weighted_round_robin",
                        R"([{"vlb_weighted_round_robin": {}}])", Versions::kOne,
                        Weights::kVaried, std::nullopt};
@@ -140,6 +173,7 @@ std::vector<FakeEndpoint> MakeEndpoints(const Scenario& s, int64_t n) {
     // rather than the plain rotation they use for equal weights.
     endpoints[i].weight =
         s.weights == Weights::kVaried ? 1 + static_cast<uint32_t>(i % 7) : 1;
+    if (s.laned && i % 10 == 8) endpoints[i].lane = "feature-x";
   }
   return endpoints;
 }
@@ -183,6 +217,11 @@ std::optional<absl::string_view> Request(const Scenario& s) {
   return absl::string_view(*s.request);
 }
 
+std::optional<absl::string_view> Lane(const Scenario& s) {
+  if (!s.lane.has_value()) return std::nullopt;
+  return absl::string_view(*s.lane);
+}
+
 void BM_Pick(benchmark::State& state, const Scenario* s, bool mutex) {
   const int64_t n = state.range(0);
   static LbHarness* harness = nullptr;  // shared by this run's threads
@@ -193,6 +232,7 @@ void BM_Pick(benchmark::State& state, const Scenario* s, bool mutex) {
   // Benchmark's start barrier (inside the loop's first step) orders the
   // assignment above before the other threads read it.
   const std::optional<absl::string_view> request = Request(*s);
+  const std::optional<absl::string_view> lane = Lane(*s);
   LbHarness::ExecCtxScope exec_ctx;
   bool failed = false;
   for (auto _ : state) {
@@ -200,7 +240,7 @@ void BM_Pick(benchmark::State& state, const Scenario* s, bool mutex) {
       failed = true;
       continue;
     }
-    PickOutcome outcome = harness->Pick(request);
+    PickOutcome outcome = harness->Pick(request, lane);
     benchmark::DoNotOptimize(outcome.endpoint);
     failed |= outcome.kind != PickOutcome::Kind::kComplete;
   }
@@ -213,7 +253,7 @@ void BM_Pick(benchmark::State& state, const Scenario* s, bool mutex) {
   {
     vlb::testing::AllocationCounter counter;
     for (int i = 0; i < kCounted; ++i) {
-      PickOutcome outcome = harness->Pick(request);
+      PickOutcome outcome = harness->Pick(request, lane);
       benchmark::DoNotOptimize(outcome.endpoint);
     }
     allocations = counter.count();
@@ -287,6 +327,9 @@ void RegisterAll() {
   add_pick(&kVersionRrRange, false, false);
   add_pick(&kVersionRrRules, false, false);
   add_pick(&kVersionRrRulesMiss, false, false);
+  add_pick(&kLanedNoLane, false, false);
+  add_pick(&kLanedInLane, false, false);
+  add_pick(&kLanedToBaseline, false, false);
   add_pick(&kVersionWrr, false, false);
   add_pick(&kWrr, true, false);
   add_pick(&kRandom, true, false);

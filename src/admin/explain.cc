@@ -99,7 +99,7 @@ absl::StatusOr<Explanation> ExplainCall(const EtcdOptions& etcd,
       return LookUp(call, config, name);
     });
   }
-  internal::ExplainPick(*listing, config, table, requested, decision, call.lane,
+  internal::ExplainPick(*listing, config, table, requested, decision, lane,
                         &out);
   return out;
 }

@@ -102,6 +102,7 @@ std::string Reason(const ServiceInstance& instance, const Judged& j) {
                         j.deciding->text(), "\"");
   }
   if (own_lane && !served_in_lane) {
+    if (instance.drained) return "drained; the baseline serves the call";
     return "in the call's lane, but the baseline matches an earlier fallback "
            "step";
   }

@@ -99,31 +99,40 @@ struct PickTable::Impl {
     }
     const Resolution& in_lane = resolve(*own->partition, lane_scratch);
     const LaneChoice lane_choice{own, &in_lane, PickResult::Lane::kInLane};
-    if (own->strict || lane.strict || Decided(in_lane.outcome)) {
-      return lane_choice;
-    }
+    if (own->strict || lane.strict || Decided(in_lane)) return lane_choice;
     const Resolution& base = resolve(*baseline.partition, base_scratch);
-    return LaneWins(in_lane.outcome, base.outcome)
+    return LaneWins(in_lane, base)
                ? lane_choice
                : LaneChoice{&baseline, &base, PickResult::Lane::kBaseline};
   }
 
-  // Served (or queued) at the call's own request: nothing can do better.
-  static bool Decided(const PickResult& r) {
-    return Served(r) && r.fallbacks_tried == 0;
-  }
   static bool Served(const PickResult& r) {
     return r.kind == Kind::kPicked || r.kind == Kind::kQueue;
   }
+  // Picked among drained instances only (Candidates::drained).
+  static bool OnlyDrained(const Resolution& r) {
+    return r.outcome.kind == Kind::kPicked && r.candidates.drained;
+  }
+  // Served (or queued) at the call's own request by undrained instances:
+  // nothing can do better.
+  static bool Decided(const Resolution& r) {
+    return Served(r.outcome) && r.outcome.fallbacks_tried == 0 &&
+           !OnlyDrained(r);
+  }
   // The partition with ready or connecting instances at the earliest step
   // wins, the lane on a tie: a lane's instances still connecting are waited
-  // for, as a version's are. When neither has any, the baseline's failure
-  // stands.
-  static bool LaneWins(const PickResult& lane, const PickResult& base) {
-    if (Served(lane) && Served(base)) {
-      return lane.fallbacks_tried <= base.fallbacks_tried;
+  // for, as a version's are. On a tie, drained instances of the lane yield
+  // to undrained ones of the baseline (drain means: no new calls while
+  // another matching instance can take them). When neither partition has
+  // any, the baseline's failure stands.
+  static bool LaneWins(const Resolution& lane, const Resolution& base) {
+    const PickResult& l = lane.outcome;
+    const PickResult& b = base.outcome;
+    if (!Served(l) || !Served(b)) return Served(l);
+    if (l.fallbacks_tried != b.fallbacks_tried) {
+      return l.fallbacks_tried < b.fallbacks_tried;
     }
-    return Served(lane);
+    return !OnlyDrained(lane) || b.kind != Kind::kPicked || OnlyDrained(base);
   }
 
   PickResult Finish(const LaneChoice& c) const {
@@ -214,16 +223,16 @@ PickTable::PickWithLanes(std::optional<absl::string_view> requested,
 PickResult PickTable::Pick(std::optional<absl::string_view> requested,
                            LaneRequest lane) const {
   const Impl& t = *impl_;
-  if (t.lanes.empty() && lane.name.empty()) {
-    return t.baseline.partition->Pick(requested);
+  if (lane.name.empty()) {
+    return t.baseline.Global(t.baseline.partition->Pick(requested));
   }
   return PickWithLanes(requested, std::nullopt, lane);
 }
 
 PickResult PickTable::PickRouted(size_t i, LaneRequest lane) const {
   const Impl& t = *impl_;
-  if (t.lanes.empty() && lane.name.empty()) {
-    return t.baseline.partition->PickRouted(i);
+  if (lane.name.empty()) {
+    return t.baseline.Global(t.baseline.partition->PickRouted(i));
   }
   return PickWithLanes(std::nullopt, i, lane);
 }
@@ -389,6 +398,8 @@ absl::Status PickTable::FailureStatus(
   return absl::InternalError(
       "PickTable::FailureStatus called for a pick that did not fail");
 }
+
+bool PickTable::has_lanes() const { return !impl_->lanes.empty(); }
 
 EndpointState PickTable::AggregateState() const {
   bool connecting = false;

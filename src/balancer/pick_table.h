@@ -26,10 +26,10 @@
 // (request, then each fallback) as the baseline or an earlier one. Only the
 // winner rotates. So a lane whose matching instances all failed, or that
 // has none, falls back to the baseline. A call without a lane picks only in
-// the baseline; a strict lane no instance has fails. Inside a partition a pick is:
-// Lookup the resolution cached for the header text (or Resolve it), then let
-// the scheduler choose in its candidate set. A failed pick's PickResult carries
-// what the pick found, and FailureStatus formats it.
+// the baseline; a strict lane no instance has fails. Inside a partition a pick
+// is: Lookup the resolution cached for the header text (or Resolve it), then
+// let the scheduler choose in its candidate set. A failed pick's PickResult
+// carries what the pick found, and FailureStatus formats it.
 #ifndef VLB_SRC_BALANCER_PICK_TABLE_H_
 #define VLB_SRC_BALANCER_PICK_TABLE_H_
 
@@ -101,6 +101,10 @@ class PickTable {
   std::vector<uint32_t> Eligible(std::optional<absl::string_view> requested,
                                  std::optional<size_t> routed, LaneRequest lane,
                                  PickResult* result) const;
+
+  // Whether some endpoint has a lane. Without one, only a strict lane can
+  // change a pick (it fails), so pickers may skip looking the lane up.
+  bool has_lanes() const;
 
   // Overall connectivity for the channel: READY if any endpoint is ready,
   // else CONNECTING if any is connecting or idle, else TRANSIENT_FAILURE

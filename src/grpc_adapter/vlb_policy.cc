@@ -73,7 +73,12 @@ class Picker final : public LoadBalancingPolicy::SubchannelPicker {
         header_(config.header),
         lane_header_(config.lane_header),
         version_aware_(config.version_aware),
-        routes_(std::move(routes)) {}
+        routes_(std::move(routes)),
+        // Without laned endpoints only a strict lane changes a pick; most
+        // channels then skip the lane header's lookup.
+        lanes_matter_(
+            table_->has_lanes() || !config.strict_lanes.empty() ||
+            (routes_ != nullptr && routes_->has_strict_lane_rules())) {}
 
   using PickArgs = LoadBalancingPolicy::PickArgs;
   using PickResult = LoadBalancingPolicy::PickResult;
@@ -86,9 +91,11 @@ class Picker final : public LoadBalancingPolicy::SubchannelPicker {
     }
     std::string lane_buffer;
     internal::LaneRequest lane;
-    if (std::optional<absl::string_view> value =
-            LookUp(args.initial_metadata, lane_header_, &lane_buffer)) {
-      lane.name = *value;
+    if (lanes_matter_) {
+      if (std::optional<absl::string_view> value =
+              LookUp(args.initial_metadata, lane_header_, &lane_buffer)) {
+        lane.name = *value;
+      }
     }
     if (routes_ != nullptr) {
       std::string rule_buffer;
@@ -156,6 +163,7 @@ class Picker final : public LoadBalancingPolicy::SubchannelPicker {
   const bool version_aware_;
   // Null: no route document in force.
   const std::shared_ptr<const internal::RouteTable> routes_;
+  const bool lanes_matter_;
 };
 
 class VlbPolicy final : public LoadBalancingPolicy {

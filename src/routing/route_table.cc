@@ -148,6 +148,13 @@ RouteDecision RouteTable::Evaluate(std::optional<absl::string_view> requested,
   return decision;
 }
 
+bool RouteTable::has_strict_lane_rules() const {
+  for (const Rule& rule : rules_) {
+    if (rule.strict_lane) return true;
+  }
+  return false;
+}
+
 std::vector<int> RouteTable::kept_rules() const {
   std::vector<int> kept;
   for (const Rule& r : rules_) kept.push_back(r.document_index);

@@ -63,6 +63,8 @@ class RouteTable {
                          HeaderLookup lookup) const;
 
   size_t num_requests() const { return requests_.size(); }
+  // Whether a kept rule says "strictLane".
+  bool has_strict_lane_rules() const;
   const VersionRequest& request(int i) const { return requests_[i]; }
   // The name of the document's rule `i` (RouteDecision::rule: kept for
   // this caller or not), for logs and `vlbctl explain`.

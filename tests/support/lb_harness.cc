@@ -80,12 +80,17 @@ Connectivity FromCore(grpc_connectivity_state state) {
   return Connectivity::kTransientFailure;
 }
 
-// Metadata with at most the version header: enough for pickers, which only
-// look headers up.
+// Metadata with at most the version header and the lane header: enough for
+// pickers, which only look headers up.
 class FakeMetadata final : public LoadBalancingPolicy::MetadataInterface {
  public:
-  FakeMetadata(absl::string_view header, std::optional<absl::string_view> value)
-      : header_(header), value_(value) {}
+  FakeMetadata(absl::string_view header, std::optional<absl::string_view> value,
+               absl::string_view lane_header,
+               std::optional<absl::string_view> lane)
+      : header_(header),
+        value_(value),
+        lane_header_(lane_header),
+        lane_(lane) {}
 
   void Add(absl::string_view /*key*/, absl::string_view /*value*/) override {}
 
@@ -93,18 +98,22 @@ class FakeMetadata final : public LoadBalancingPolicy::MetadataInterface {
       override {
     std::vector<std::pair<std::string, std::string>> out;
     if (value_.has_value()) out.emplace_back(header_, *value_);
+    if (lane_.has_value()) out.emplace_back(lane_header_, *lane_);
     return out;
   }
 
   absl::optional<absl::string_view> Lookup(
       absl::string_view key, std::string* /*buffer*/) const override {
     if (value_.has_value() && key == header_) return *value_;
+    if (lane_.has_value() && key == lane_header_) return *lane_;
     return absl::nullopt;
   }
 
  private:
   absl::string_view header_;
   std::optional<absl::string_view> value_;
+  absl::string_view lane_header_;
+  std::optional<absl::string_view> lane_;
 };
 
 // A call's arena, reduced to a stack buffer so that a pick which asks for a
@@ -173,7 +182,8 @@ struct LbHarness::Impl {
     done.WaitForNotification();
   }
 
-  PickOutcome PickLocked(std::optional<absl::string_view> version) const;
+  PickOutcome PickLocked(std::optional<absl::string_view> version,
+                         std::optional<absl::string_view> lane) const;
   void Deliver(Backend* backend);
 };
 
@@ -341,10 +351,12 @@ absl::string_view ConnectivityName(Connectivity state) {
 }
 
 PickOutcome LbHarness::Impl::PickLocked(
-    std::optional<absl::string_view> version) const {
+    std::optional<absl::string_view> version,
+    std::optional<absl::string_view> lane) const {
   PickOutcome outcome;
   if (picker == nullptr) return outcome;  // kQueue, as a channel would
-  FakeMetadata metadata(options.version_header, version);
+  FakeMetadata metadata(options.version_header, version, options.lane_header,
+                        lane);
   FakeCallState call_state;
   LoadBalancingPolicy::PickArgs args;
   args.path = "/vlb.test.Service/Call";
@@ -464,6 +476,7 @@ absl::Status LbHarness::SetEndpoints(
     instance->version = e.version;
     instance->weight = e.weight;
     instance->drained = e.drained;
+    instance->lane = e.lane;
     absl::StatusOr<grpc_resolved_address> address =
         ParseIpv4(instance->address);
     if (!address.ok()) return address.status();
@@ -536,14 +549,17 @@ void LbHarness::SetAllStates(Connectivity state) {
   });
 }
 
-PickOutcome LbHarness::Pick(std::optional<absl::string_view> version) const {
+PickOutcome LbHarness::Pick(std::optional<absl::string_view> version,
+                            std::optional<absl::string_view> lane) const {
   const Impl& impl = *impl_;
   std::unique_lock<std::mutex> lock(impl.pick_mu, std::defer_lock);
   if (impl.options.serialize_picks) lock.lock();
   // Channels pick inside an ExecCtx; pickers may schedule closures on it.
-  if (grpc_core::ExecCtx::Get() != nullptr) return impl.PickLocked(version);
+  if (grpc_core::ExecCtx::Get() != nullptr) {
+    return impl.PickLocked(version, lane);
+  }
   grpc_core::ExecCtx exec_ctx;
-  return impl.PickLocked(version);
+  return impl.PickLocked(version, lane);
 }
 
 void LbHarness::SetSerializePicks(bool serialize) {

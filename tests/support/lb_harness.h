@@ -44,6 +44,7 @@ struct FakeEndpoint {
   std::string version;
   uint32_t weight = 1;
   bool drained = false;
+  std::string lane;  // empty: the baseline
 };
 
 struct PickOutcome {
@@ -65,6 +66,8 @@ class LbHarness {
     std::string authority = "hwholiday.srv.app";
     // The metadata key Pick() sends the version in.
     std::string version_header = "x-version";
+    // The metadata key Pick() sends the lane in.
+    std::string lane_header = "x-lane";
     bool serialize_picks = false;
     // A route document (README "Route documents") handed to the policy with
     // every update, as the etcd resolver does; empty: none. Create() fails
@@ -105,9 +108,10 @@ class LbHarness {
   void SetAllStates(Connectivity state);
 
   // One pick through the latest picker, with `version` (if any) in the
-  // version header. Before the policy published any picker the outcome is
-  // kQueue.
-  PickOutcome Pick(std::optional<absl::string_view> version) const;
+  // version header and `lane` (if any) in the lane header. Before the
+  // policy published any picker the outcome is kQueue.
+  PickOutcome Pick(std::optional<absl::string_view> version,
+                   std::optional<absl::string_view> lane = std::nullopt) const;
 
   // Changes Options::serialize_picks (not while picks run).
   void SetSerializePicks(bool serialize);

@@ -117,6 +117,18 @@ TEST_P(LanePickTest, LaneWithoutAServingMatchFallsBackToTheBaseline) {
               ElementsAre(2));
 }
 
+TEST_P(LanePickTest, DrainedLaneInstancesYieldToTheBaseline) {
+  EndpointInfo drained = E("v1", "feature-x");
+  drained.drained = true;
+  auto table = Table({E("v1"), drained, E("v2")});
+  EXPECT_THAT(Reached(*table, "v1", {"feature-x"}, Lane::kBaseline),
+              ElementsAre(0));
+  // With no undrained match anywhere, the drained lane instance serves.
+  auto only = Table({E("v2"), drained});
+  EXPECT_THAT(Reached(*only, "v1", {"feature-x"}, Lane::kInLane),
+              ElementsAre(1));
+}
+
 TEST_P(LanePickTest, ConnectingLaneInstancesAreWaitedFor) {
   auto table = Table({E("v1"), E("v1", "feature-z", kConnecting)});
   PickResult r = table->Pick("v1", {"feature-z"});
