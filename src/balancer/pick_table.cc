@@ -210,7 +210,8 @@ ABSL_ATTRIBUTE_NOINLINE PickResult
 PickTable::PickWithLanes(std::optional<absl::string_view> requested,
                          std::optional<size_t> routed, LaneRequest lane) const {
   const Impl& t = *impl_;
-  std::optional<Partition::Scratch> lane_scratch, base_scratch;
+  std::optional<Partition::Scratch> lane_scratch;
+  std::optional<Partition::Scratch> base_scratch;
   auto resolve =
       [&](const Partition& p,
           std::optional<Partition::Scratch>* scratch) -> const Resolution& {
@@ -245,7 +246,8 @@ std::vector<uint32_t> PickTable::Eligible(
     std::optional<absl::string_view> requested, std::optional<size_t> routed,
     LaneRequest lane, PickResult* result) const {
   const Impl& t = *impl_;
-  std::optional<Partition::Scratch> lane_scratch, base_scratch;
+  std::optional<Partition::Scratch> lane_scratch;
+  std::optional<Partition::Scratch> base_scratch;
   auto resolve =
       [&](const Partition& p,
           std::optional<Partition::Scratch>* scratch) -> const Resolution& {
