@@ -13,6 +13,20 @@ namespace {
 // Guards the pool below (a function-local static the analysis cannot
 // annotate); constant-initialized, never destroyed.
 ABSL_CONST_INIT absl::Mutex pool_mu(absl::kConstInit);
+
+// Close() waits for the client's dispatcher thread and for gRPC to complete
+// the operations it cancels, so it must not run on a thread either of them
+// needs, and the last holder may be on one: the client's own dispatcher (a
+// task it ran held the last reference) or a gRPC thread. A channel's resolver
+// is destroyed on whichever gRPC thread drains the channel's WorkSerializer,
+// often an executor thread, and gRPC queues the completions Close() waits for
+// (a stream's OnDone) on its executor threads, possibly that one: Close()
+// there never returned, and every later gRPC callback queued to that thread
+// stalled with it. The releasing thread cannot tell, so every close gets a
+// short-lived thread of its own.
+void CloseOnThreadOfItsOwn(etcd::Client* client) {
+  std::thread([client] { delete client; }).detach();
+}
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<etcd::Client>> AcquireEtcdClient(
@@ -30,17 +44,8 @@ absl::StatusOr<std::shared_ptr<etcd::Client>> AcquireEtcdClient(
   absl::StatusOr<std::unique_ptr<etcd::Client>> created =
       etcd::Client::Create(options);
   if (!created.ok()) return created.status();
-  // The last holder may let go on the client's own dispatcher thread (a
-  // task it posted held the last reference), where Close() cannot wait for
-  // that thread: the client is then closed from a thread of its own.
-  std::shared_ptr<etcd::Client> client(
-      created->release(), [](etcd::Client* unused) {
-        if (!unused->InDispatcherThread()) {
-          delete unused;
-          return;
-        }
-        std::thread([unused] { delete unused; }).detach();
-      });
+  std::shared_ptr<etcd::Client> client(created->release(),
+                                       CloseOnThreadOfItsOwn);
   (*pool)[key] = client;
   return client;
 }

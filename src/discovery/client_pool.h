@@ -12,9 +12,10 @@ namespace vlb::internal {
 
 // Returns the shared client for `options` (keyed by every option, see
 // etcd::ClientOptionsKey: endpoints in any order, credentials, TLS, timeouts),
-// creating it on first use. The client closes when the last holder lets go,
-// from any thread (on its own dispatcher thread it is closed from a short-lived
-// thread instead).
+// creating it on first use. Thread-safe; one mutex, O(log clients).
+// When the last holder lets go, on any thread, the client is closed on a
+// short-lived thread of its own: letting go never waits for the close, which
+// waits for gRPC work that may need the releasing thread (see client_pool.cc).
 absl::StatusOr<std::shared_ptr<etcd::Client>> AcquireEtcdClient(
     const etcd::ClientOptions& options);
 

@@ -24,7 +24,9 @@
 // returns once no callback is running; none runs afterwards. Watches and
 // keep-alives end silently (no WatchEndCallback, no LeaseStateCallback);
 // async requests still in flight complete with CANCELLED before Close()
-// returns.
+// returns. Close() waits for gRPC to complete what it cancelled, so it must
+// not run on a gRPC thread either (a gRPC callback, a resolver or LB policy
+// method): gRPC may queue those completions on that very thread.
 #ifndef VLB_SRC_ETCD_CLIENT_H_
 #define VLB_SRC_ETCD_CLIENT_H_
 

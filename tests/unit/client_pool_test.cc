@@ -2,6 +2,9 @@
 // share it, whatever order their endpoints are listed in.
 #include "discovery/client_pool.h"
 
+#include <memory>
+
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 
@@ -79,6 +82,38 @@ TEST(ClientPoolTest, LastReferenceMayBeDroppedOnTheDispatcherThread) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   EXPECT_TRUE(weak.expired());
+}
+
+// The last holder may be a thread the closing client needs: a gRPC executor
+// thread destroys a channel's resolver, and gRPC queues the client's stream
+// completions, which Close() waits for, onto that same thread. Here the
+// client's running task needs the releasing thread to move on; an inline
+// Close() (waiting for that task) ended only when the task gave up.
+TEST(ClientPoolTest, LettingGoDoesNotWaitForTheClose) {
+  auto acquired = AcquireEtcdClient(Options({"127.0.0.7:2379"}));
+  ASSERT_TRUE(acquired.ok());
+  std::shared_ptr<etcd::Client> client = *std::move(acquired);
+  struct Signals {
+    absl::Notification task_running;
+    absl::Notification released;
+    absl::Notification task_done;
+    bool saw_release = false;  // written before task_done
+  };
+  auto signals = std::make_shared<Signals>();
+  client->RunAfter(absl::ZeroDuration(), [signals] {
+    signals->task_running.Notify();
+    signals->saw_release =
+        signals->released.WaitForNotificationWithTimeout(absl::Seconds(20));
+    signals->task_done.Notify();
+  });
+  ASSERT_TRUE(
+      signals->task_running.WaitForNotificationWithTimeout(absl::Seconds(20)));
+  client.reset();  // the last reference, while the task runs
+  signals->released.Notify();
+  ASSERT_TRUE(
+      signals->task_done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  EXPECT_TRUE(signals->saw_release)
+      << "letting go of the last reference waited for the client to close";
 }
 
 TEST(ClientPoolTest, BadOptionsAreErrors) {
