@@ -106,6 +106,16 @@ absl::Status RegisterGrpcPlugins(const PluginOptions& options = {});
     grpc::ClientContext* context, absl::string_view version,
     absl::string_view header = kDefaultVersionHeader);
 
+// Sends this call in lane `lane` (README "Lanes"): adds the metadata entry
+// `header`: `lane`. Returns InvalidArgument, and adds nothing, when `lane`
+// is not a lane name (vlb::ValidateLane: 1 to 63 of [a-z0-9-]) or `header`
+// is not a usable metadata key (the rules of SetVersion). A server passing
+// the lane on uses vlb::PropagateRoutingHeaders instead. Thread-compatible,
+// like `context`.
+[[nodiscard]] absl::Status SetLane(
+    grpc::ClientContext* context, absl::string_view lane,
+    absl::string_view header = kDefaultLaneHeader);
+
 // Settings of the vlb_version policy; see README "Service config". Every
 // field is used as it is: an empty header or child_policy is an error, not
 // the default.
@@ -116,6 +126,10 @@ struct VersionPolicyOptions {
   std::vector<std::string> fallback;  // tried in order; "*" = any
   std::string child_policy = "round_robin";  // or weighted_round_robin,
                                              // random
+  // The metadata key of a call's lane, and the lanes whose calls never fall
+  // back to the baseline (README "Lanes").
+  std::string lane_header = kDefaultLaneHeader;
+  std::vector<std::string> strict_lanes;
 };
 
 // The service config JSON selecting vlb_version with `options`. It is not

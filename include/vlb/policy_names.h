@@ -1,7 +1,7 @@
 // The names vlb's load-balancing policies go by in a gRPC service config
 // ("loadBalancingConfig": [{"vlb_version": {...}}]), and the metadata key
-// that carry a call's version and lane unless configured otherwise. Defined here
-// once; plain constants without dependencies, so every layer can use them.
+// that carry a call's version and lane unless configured otherwise. Defined
+// here once; plain constants without dependencies, so every layer can use them.
 #ifndef VLB_POLICY_NAMES_H_
 #define VLB_POLICY_NAMES_H_
 

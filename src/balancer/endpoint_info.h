@@ -24,6 +24,9 @@ struct EndpointInfo {
   // Being drained by its server (ServiceInstance::drained): every child
   // policy sends it calls only when no ready candidate is undrained.
   bool drained = false;
+  // Its lane (README "Lanes"), empty for the baseline: it gets calls only
+  // from calls asking for that lane.
+  std::string lane;
   EndpointState state = EndpointState::kIdle;
 };
 

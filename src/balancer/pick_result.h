@@ -7,10 +7,9 @@
 // PickResult and a pick copies it, so every field costs the same whether the
 // pick took the cached or the full path.
 //
-// Route rules are Source::kRoute (the rule's precompiled request); lanes
-// (later) add a flag for "served outside the call's lane" in the spare
-// byte. Per-outcome counters read `kind`, `source` and
-// `fallbacks_tried`.
+// Route rules are Source::kRoute (the rule's precompiled request); `lane`
+// says whether the call's lane served it. Per-outcome counters read
+// `kind`, `source`, `lane` and `fallbacks_tried`.
 #ifndef VLB_SRC_BALANCER_PICK_RESULT_H_
 #define VLB_SRC_BALANCER_PICK_RESULT_H_
 
@@ -39,6 +38,14 @@ struct PickResult {
     kRoute,    // a route rule's request (routing/route_table.h)
   };
 
+  // Which endpoints the pick looked at (README "Lanes").
+  enum class Lane : uint8_t {
+    kNone,      // the call asked for no lane (or one no instance has): the
+                // baseline's
+    kInLane,    // the instances of the call's lane
+    kBaseline,  // its lane had no ready match, so the baseline's
+  };
+
   uint32_t endpoint = 0;  // kPicked only
   // kUnreachable: the endpoints in TRANSIENT_FAILURE among those the request
   // or a fallback matches (counted per version group), or among all of them
@@ -51,6 +58,7 @@ struct PickResult {
   // not apply), i + 1 when fallback i picked or queued, and all of them when
   // the pick failed.
   uint8_t fallbacks_tried = 0;
+  Lane lane = Lane::kNone;
   // kBadRequest: why the header value does not parse.
   VersionRequest::SyntaxError syntax_error;
 };

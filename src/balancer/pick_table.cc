@@ -1,6 +1,7 @@
 #include "balancer/pick_table.h"
 
-#include <cstring>
+#include <algorithm>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,14 +14,37 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "balancer/group_index.h"
-#include "balancer/pick_scheduler.h"
-#include "balancer/request_resolver.h"
-#include "balancer/resolution_cache.h"
+#include "balancer/partition.h"
 
 namespace vlb::internal {
 
 using Kind = PickResult::Kind;
 using Source = PickResult::Source;
+
+namespace {
+
+// A partition and where its endpoints sit in Build()'s list.
+struct LanePartition {
+  std::string lane;  // empty: the baseline
+  bool strict = false;
+  // Local index -> Build()'s index; empty when they are the same (a table
+  // without lanes).
+  std::vector<uint32_t> to_endpoint;
+  std::unique_ptr<Partition> partition;
+
+  PickResult Global(PickResult r) const {
+    if (r.kind == Kind::kPicked && !to_endpoint.empty()) {
+      r.endpoint = to_endpoint[r.endpoint];
+    }
+    return r;
+  }
+};
+
+bool Contains(const std::vector<std::string>& names, absl::string_view name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+}  // namespace
 
 struct PickTable::Impl {
   Impl(const std::vector<EndpointInfo>& endpoints,
@@ -28,59 +52,82 @@ struct PickTable::Impl {
        uint64_t seed, std::vector<VersionRequest> routed_requests)
       : config(policy_config),
         service(std::move(service_name)),
-        index(endpoints),
-        scheduler(config.child, index, seed, ResolutionCache::kMaxPrecomputed),
-        resolver(config, index, scheduler, seed),
-        routed(std::move(routed_requests)),
-        routed_resolutions(routed.size()) {
-    resolver.Precompute();
-    for (size_t i = 0; i < routed.size(); ++i) {
-      resolver.ResolveRequest(&routed[i], Source::kRoute,
-                              &routed_resolutions[i]);
+        routed(std::move(routed_requests)) {
+    SplitByLane(endpoints, seed);
+  }
+
+  // Splits `endpoints` by lane: the baseline, then the lanes by name.
+  void SplitByLane(const std::vector<EndpointInfo>& endpoints, uint64_t seed);
+
+  // The partition of `lane`, or null when no endpoint has it. A few string
+  // compares: tables rarely have more than a handful of lanes.
+  const LanePartition* Find(absl::string_view lane) const {
+    if (lane.empty()) return nullptr;
+    for (const LanePartition& p : lanes) {
+      if (p.lane == lane) return &p;
     }
+    return nullptr;
   }
 
-  // The rotation, the only part of a pick that changes from call to call.
-  PickResult Finish(const Resolution& r) const {
-    uint32_t endpoint = 0;
-    if (r.slice.size > 0) {
-      endpoint = PickScheduler::NextInSlice(r.slice, r.counter);
-    } else if (r.outcome.kind == Kind::kPicked) {
-      endpoint = scheduler.Choose(r.candidates, r.matched_by, r.counter);
+  // `pick(partition)` in the call's lane, then (unless strict) in the
+  // baseline; see pick_table.h.
+  template <typename F>
+  PickResult InLane(LaneRequest lane, F pick) const {
+    const LanePartition* own = Find(lane.name);
+    if (own == nullptr) return baseline.Global(pick(*baseline.partition));
+    PickResult in_lane = own->Global(pick(*own->partition));
+    in_lane.lane = PickResult::Lane::kInLane;
+    if (in_lane.kind == Kind::kPicked || own->strict || lane.strict) {
+      return in_lane;
     }
-    // Copied whole: a field-wise copy (what GCC makes of `result =
-    // r.outcome` with `endpoint` replaced) reassembles the two return
-    // registers byte by byte, a measurable part of a cached pick.
-    PickResult result;
-    std::memcpy(&result, &r.outcome, sizeof(result));
-    result.endpoint = endpoint;
-    return result;
+    PickResult outside = baseline.Global(pick(*baseline.partition));
+    outside.lane = PickResult::Lane::kBaseline;
+    // Instances of the lane still connecting are worth waiting for when the
+    // baseline cannot serve the call either.
+    if (outside.kind != Kind::kPicked && in_lane.kind == Kind::kQueue) {
+      return in_lane;
+    }
+    return outside;
   }
 
-  // Out of the fast path's frame: the parsed request is about 1.3 KB.
-  PickResult PickUncached(std::optional<absl::string_view> requested) const {
-    VersionRequest parsed;
-    Resolution resolution;
-    return Finish(*resolver.Resolve(requested, &parsed, &resolution));
-  }
-
-  // A routed request whose candidates overflow the cacheable list is
-  // resolved again on each pick (still without allocating).
-  PickResult PickRoutedUncached(size_t i) const {
-    Resolution resolution;
-    resolver.ResolveRequest(&routed[i], Source::kRoute, &resolution);
-    return Finish(resolution);
+  const LanePartition& PartitionOf(const PickResult& result,
+                                   absl::string_view lane) const {
+    const LanePartition* own = Find(lane);
+    return result.lane == PickResult::Lane::kInLane && own != nullptr
+               ? *own
+               : baseline;
   }
 
   const PolicyConfig config;
   const std::string service;
-  const GroupIndex index;
-  const PickScheduler scheduler;
-  RequestResolver resolver;
-  // Never resized after construction: resolutions point into it.
   const std::vector<VersionRequest> routed;
-  std::vector<Resolution> routed_resolutions;
+  LanePartition baseline;
+  std::vector<LanePartition> lanes;
 };
+
+void PickTable::Impl::SplitByLane(const std::vector<EndpointInfo>& endpoints,
+                                  uint64_t seed) {
+  std::map<std::string, std::vector<uint32_t>> by_lane;
+  for (uint32_t i = 0; i < endpoints.size(); ++i) {
+    by_lane[endpoints[i].lane].push_back(i);
+  }
+  const bool has_lanes = by_lane.size() > 1 || !by_lane.begin()->first.empty();
+  for (auto& [lane, members] : by_lane) {
+    LanePartition* p = lane.empty() ? &baseline : &lanes.emplace_back();
+    p->lane = lane;
+    p->strict = Contains(config.strict_lanes, lane);
+    std::vector<EndpointInfo> subset;
+    subset.reserve(members.size());
+    for (uint32_t i : members) subset.push_back(endpoints[i]);
+    if (has_lanes) p->to_endpoint = std::move(members);
+    p->partition = std::make_unique<Partition>(subset, config, seed, routed);
+  }
+  if (baseline.partition == nullptr) {
+    baseline.to_endpoint = {};
+    baseline.partition = std::make_unique<Partition>(
+        std::vector<EndpointInfo>{}, config, seed, routed);
+  }
+}
 
 PickTable::~PickTable() = default;
 
@@ -93,23 +140,42 @@ std::unique_ptr<PickTable> PickTable::Build(
   return table;
 }
 
-PickResult PickTable::Pick(std::optional<absl::string_view> requested) const {
+PickResult PickTable::Pick(std::optional<absl::string_view> requested,
+                           LaneRequest lane) const {
   const Impl& t = *impl_;
-  if (const Resolution* cached = t.resolver.Lookup(requested)) {
-    return t.Finish(*cached);
-  }
-  return t.PickUncached(requested);
+  if (t.lanes.empty()) return t.baseline.partition->Pick(requested);
+  return t.InLane(
+      lane, [requested](const Partition& p) { return p.Pick(requested); });
 }
 
-PickResult PickTable::PickRouted(size_t i) const {
+PickResult PickTable::PickRouted(size_t i, LaneRequest lane) const {
   const Impl& t = *impl_;
-  const Resolution& r = t.routed_resolutions[i];
-  if (r.Cacheable()) return t.Finish(r);
-  return t.PickRoutedUncached(i);
+  if (t.lanes.empty()) return t.baseline.partition->PickRouted(i);
+  return t.InLane(lane, [i](const Partition& p) { return p.PickRouted(i); });
 }
 
 absl::string_view PickTable::routed_text(size_t i) const {
   return impl_->routed[i].text();
+}
+
+std::vector<uint32_t> PickTable::Eligible(
+    std::optional<absl::string_view> requested, std::optional<size_t> routed,
+    LaneRequest lane, PickResult* result) const {
+  const Impl& t = *impl_;
+  std::vector<uint32_t> members;
+  *result = t.InLane(lane, [&](const Partition& p) {
+    members.clear();
+    return p.Members(requested, routed, &members);
+  });
+  if (result->kind != Kind::kPicked) return {};
+  // A picked result comes from the last partition InLane asked.
+  const LanePartition& chosen = t.PartitionOf(*result, lane.name);
+  for (uint32_t& m : members) {
+    if (!chosen.to_endpoint.empty()) m = chosen.to_endpoint[m];
+  }
+  std::sort(members.begin(), members.end());
+  members.erase(std::unique(members.begin(), members.end()), members.end());
+  return members;
 }
 
 namespace {
@@ -150,14 +216,34 @@ std::string Subject(const PickResult& result, const PolicyConfig& config,
   return "";
 }
 
-// kNoMatch and kUnreachable.
+// What the lanes had to do with a failed pick, for its notes.
+void AddLaneNote(const PickResult& result, absl::string_view lane,
+                 bool have_lanes, std::vector<std::string>* notes) {
+  switch (result.lane) {
+    case PickResult::Lane::kInLane:
+      notes->push_back(absl::StrCat("in strict lane ", Quote(lane)));
+      break;
+    case PickResult::Lane::kBaseline:
+      notes->push_back(absl::StrCat("lane ", Quote(lane),
+                                    " has no ready match; baseline tried"));
+      break;
+    case PickResult::Lane::kNone:
+      if (!lane.empty()) {
+        notes->push_back(absl::StrCat("no instance is in lane ", Quote(lane)));
+      } else if (have_lanes) {
+        notes->push_back("laned instances serve only calls of their lane");
+      }
+      break;
+  }
+}
+
+// kNoMatch and kUnreachable. `index`: of the partition that failed.
 absl::Status UnavailableStatus(const PickResult& result,
                                const PolicyConfig& config,
                                absl::string_view service,
-                               absl::string_view text,
-                               const GroupIndex& index) {
+                               absl::string_view text, const GroupIndex& index,
+                               std::vector<std::string> notes) {
   const std::string subject = Subject(result, config, text);
-  std::vector<std::string> notes;
   if (config.version_aware && result.source != Source::kHeader &&
       result.source != Source::kRoute) {
     notes.push_back("no version requested");
@@ -194,9 +280,10 @@ absl::Status UnavailableStatus(const PickResult& result,
 }  // namespace
 
 absl::Status PickTable::FailureStatus(
-    const PickResult& result,
-    std::optional<absl::string_view> requested) const {
+    const PickResult& result, std::optional<absl::string_view> requested,
+    absl::string_view lane) const {
   const Impl& t = *impl_;
+  std::vector<std::string> notes;
   const absl::string_view text =
       requested.has_value() ? absl::StripAsciiWhitespace(*requested) : "";
   switch (result.kind) {
@@ -204,7 +291,10 @@ absl::Status PickTable::FailureStatus(
       return BadRequestStatus(t.service, text, result.syntax_error);
     case Kind::kNoMatch:
     case Kind::kUnreachable:
-      return UnavailableStatus(result, t.config, t.service, text, t.index);
+      AddLaneNote(result, lane, !t.lanes.empty(), &notes);
+      return UnavailableStatus(result, t.config, t.service, text,
+                               t.PartitionOf(result, lane).partition->index(),
+                               std::move(notes));
     case Kind::kPicked:
     case Kind::kQueue:
       break;
@@ -214,10 +304,18 @@ absl::Status PickTable::FailureStatus(
 }
 
 EndpointState PickTable::AggregateState() const {
-  const Candidates& all = impl_->index.all();
-  if (all.ready > 0) return EndpointState::kReady;
-  if (all.connecting) return EndpointState::kConnecting;
-  return EndpointState::kTransientFailure;
+  bool connecting = false;
+  auto visit = [&](const LanePartition& p) {
+    const Candidates& all = p.partition->index().all();
+    connecting = connecting || all.connecting;
+    return all.ready > 0;
+  };
+  if (visit(impl_->baseline)) return EndpointState::kReady;
+  for (const LanePartition& p : impl_->lanes) {
+    if (visit(p)) return EndpointState::kReady;
+  }
+  return connecting ? EndpointState::kConnecting
+                    : EndpointState::kTransientFailure;
 }
 
 }  // namespace vlb::internal

@@ -8,7 +8,9 @@
 // and allocates nothing (one relaxed atomic add per pick; for kRandom a
 // thread-local generator).
 //
-// A PickTable composes three parts, each in its own file:
+// Lanes (README "Lanes"): the endpoints are split by lane into partitions
+// (partition.h), the baseline (no lane) and one per lane, each a complete
+// engine of its own:
 //   group_index.h       endpoints grouped by registered version, READY
 //                       layout, weights; which groups a request matches
 //   request_resolver.h  the call's effective request (header, default,
@@ -16,9 +18,13 @@
 //                       resolution cache (resolution_cache.h)
 //   pick_scheduler.h    rotation counters per candidate set; round robin,
 //                       weighted round robin, random
-// A pick is: Lookup the resolution cached for the header text (or Resolve
-// it), then let the scheduler choose in its candidate set. A failed pick's
-// PickResult carries what the pick found, and FailureStatus formats it.
+// A pick finds the call's lane (a short search among the lanes present),
+// picks there, and unless the lane is strict picks in the baseline when the
+// lane had nothing READY for the request or its fallbacks. A call without a
+// lane picks only in the baseline. Inside a partition a pick is: Lookup the
+// resolution cached for the header text (or Resolve it), then let the
+// scheduler choose in its candidate set. A failed pick's PickResult
+// carries what the pick found, and FailureStatus formats it.
 #ifndef VLB_SRC_BALANCER_PICK_TABLE_H_
 #define VLB_SRC_BALANCER_PICK_TABLE_H_
 
@@ -37,6 +43,14 @@
 
 namespace vlb::internal {
 
+// The lane a call asked for; an empty name is none.
+struct LaneRequest {
+  absl::string_view name;
+  // No baseline fallback even if the lane is not among the config's
+  // strict_lanes (a route rule's "strictLane").
+  bool strict = false;
+};
+
 class PickTable {
  public:
   // `service` names the service in failure messages. `seed` picks the
@@ -54,23 +68,34 @@ class PickTable {
   // Out of line, where Impl is complete.
   ~PickTable();
 
-  // `requested` is the call's header value, nullopt when absent. Lock-free
-  // and allocation-free.
-  PickResult Pick(std::optional<absl::string_view> requested) const;
+  // `requested` is the call's header value, nullopt when absent; `lane`
+  // the call's lane. Lock-free and allocation-free.
+  PickResult Pick(std::optional<absl::string_view> requested,
+                  LaneRequest lane = {}) const;
 
   // Picks for Build()'s `routed[i]` in place of the call's own request
   // (source kRoute; FailureStatus then wants routed[i]'s text as
   // `requested`). Lock-free and allocation-free; `i` must be in range.
-  PickResult PickRouted(size_t i) const;
+  PickResult PickRouted(size_t i, LaneRequest lane = {}) const;
   absl::string_view routed_text(size_t i) const;
 
   // The status to fail a call with, for a non-kPicked, non-kQueue result of
-  // Pick(requested), from what the result carries: `requested` is only
-  // quoted. Allocates; only used on the failure path. For example:
+  // Pick(requested, lane), from what the result carries: `requested` and
+  // `lane` are only quoted. Allocates; only used on the failure path. E.g.
   //   UNAVAILABLE: no instance of hwholiday.srv.app matches version "v3"
   //   (available: v1, v2)
   absl::Status FailureStatus(const PickResult& result,
-                             std::optional<absl::string_view> requested) const;
+                             std::optional<absl::string_view> requested,
+                             absl::string_view lane = {}) const;
+
+  // The endpoints a pick with these arguments chooses among (indices into
+  // Build()'s `endpoints`, each once), empty when it fails or queues; what
+  // `vlbctl explain` shows. `routed` is an index into Build()'s `routed`,
+  // or nullopt for the call's own request. Allocates; not for the pick
+  // path. Like Pick, it uses the resolution cache but advances no counter.
+  std::vector<uint32_t> Eligible(std::optional<absl::string_view> requested,
+                                 std::optional<size_t> routed, LaneRequest lane,
+                                 PickResult* result) const;
 
   // Overall connectivity for the channel: READY if any endpoint is ready,
   // else CONNECTING if any is connecting or idle, else TRANSIENT_FAILURE

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
@@ -12,6 +13,7 @@
 #include "absl/strings/strip.h"
 #include "balancer/version_header.h"
 #include "nlohmann/json.hpp"
+#include "vlb/service_instance.h"
 
 namespace vlb::internal {
 namespace {
@@ -108,6 +110,32 @@ absl::Status ReadString(absl::string_view policy, absl::string_view field,
   return absl::OkStatus();
 }
 
+absl::Status ReadStrings(absl::string_view policy, absl::string_view field,
+                         const Json& value, std::vector<std::string>* out) {
+  absl::Status status =
+      ExpectType(policy, field, value, value.is_array(), "an array of strings");
+  for (size_t i = 0; status.ok() && i < value.size(); ++i) {
+    status = ReadString(policy, absl::StrCat(field, "[", i, "]"), value[i],
+                        &out->emplace_back());
+  }
+  return status;
+}
+
+// The fields every vlb policy takes: false when `key` is not one of them.
+bool ReadLaneField(absl::string_view policy, const std::string& key,
+                   const Json& value, VersionPolicySettings* settings,
+                   absl::Status* status) {
+  if (key == "laneHeader") {
+    *status = ReadString(policy, "laneHeader", value, &settings->lane_header);
+  } else if (key == "strictLanes") {
+    *status =
+        ReadStrings(policy, "strictLanes", value, &settings->strict_lanes);
+  } else {
+    return false;
+  }
+  return true;
+}
+
 // Only the shape of the JSON is checked here; the values are judged by
 // MakeVersionPolicyConfig, which vlb::CreateChannel uses too.
 absl::StatusOr<VersionPolicySettings> ReadVersionFields(const Json& object) {
@@ -121,18 +149,13 @@ absl::StatusOr<VersionPolicySettings> ReadVersionFields(const Json& object) {
       status = ReadString(policy, "defaultVersion", value,
                           &settings.default_version.emplace());
     } else if (key == "fallback") {
-      status = ExpectType(policy, "fallback", value, value.is_array(),
-                          "an array of strings");
-      for (size_t i = 0; status.ok() && i < value.size(); ++i) {
-        status = ReadString(policy, absl::StrCat("fallback[", i, "]"), value[i],
-                            &settings.fallback.emplace_back());
-      }
+      status = ReadStrings(policy, "fallback", value, &settings.fallback);
     } else if (key == "childPolicy") {
       status = ReadString(policy, "childPolicy", value, &settings.child_policy);
-    } else {
+    } else if (!ReadLaneField(policy, key, value, &settings, &status)) {
       status = FieldError(policy, absl::CHexEscape(key),
                           "unknown field (expected header, defaultVersion, "
-                          "fallback or childPolicy)");
+                          "fallback, childPolicy, laneHeader or strictLanes)");
     }
     if (!status.ok()) return status;
   }
@@ -157,6 +180,49 @@ absl::StatusOr<PolicyConfig> DefaultsOf(absl::string_view policy_name) {
   return config;
 }
 
+absl::Status CheckLaneSettings(const VersionPolicySettings& settings,
+                               const VersionPolicyFieldNames& names,
+                               PolicyConfig* config) {
+  absl::StatusOr<std::string> header =
+      NormalizeVersionHeaderName(settings.lane_header);
+  if (!header.ok()) {
+    return NamedError(names.lane_header, header.status().message());
+  }
+  config->lane_header = *std::move(header);
+  for (size_t i = 0; i < settings.strict_lanes.size(); ++i) {
+    if (absl::Status s = ValidateLane(settings.strict_lanes[i]); !s.ok()) {
+      return NamedError(absl::StrCat(names.strict_lanes, "[", i, "]"),
+                        s.message());
+    }
+  }
+  config->strict_lanes = settings.strict_lanes;
+  return absl::OkStatus();
+}
+
+// vlb_weighted_round_robin and vlb_random: only the lane fields.
+absl::StatusOr<PolicyConfig> ReadLaneConfig(absl::string_view policy,
+                                            const Json& object,
+                                            PolicyConfig config) {
+  VersionPolicySettings settings;
+  for (const auto& [key, value] : object.items()) {
+    absl::Status status;
+    if (!ReadLaneField(policy, key, value, &settings, &status)) {
+      status = FieldError(policy, absl::CHexEscape(key),
+                          absl::StrCat("unknown field (", policy,
+                                       " takes laneHeader and strictLanes)"));
+    }
+    if (!status.ok()) return status;
+  }
+  const std::string header = absl::StrCat(policy, ".laneHeader");
+  const std::string lanes = absl::StrCat(policy, ".strictLanes");
+  VersionPolicyFieldNames names;
+  names.lane_header = header;
+  names.strict_lanes = lanes;
+  absl::Status status = CheckLaneSettings(settings, names, &config);
+  if (!status.ok()) return status;
+  return config;
+}
+
 }  // namespace
 
 absl::StatusOr<PolicyConfig> PolicyConfigFromJson(absl::string_view policy_name,
@@ -172,12 +238,7 @@ absl::StatusOr<PolicyConfig> PolicyConfigFromJson(absl::string_view policy_name,
     if (!settings.ok()) return settings.status();
     return MakeVersionPolicyConfig(*settings, kServiceConfigFieldNames);
   }
-  if (!value.empty()) {
-    return FieldError(
-        policy_name, absl::CHexEscape(value.begin().key()),
-        absl::StrCat("unknown field (", policy_name, " takes no fields)"));
-  }
-  return config;
+  return ReadLaneConfig(policy_name, value, *std::move(config));
 }
 
 absl::StatusOr<PolicyConfig> ParsePolicyConfig(absl::string_view policy_name,
@@ -223,6 +284,9 @@ absl::StatusOr<PolicyConfig> MakeVersionPolicyConfig(
       ParseChildPolicy(names.child_policy, settings.child_policy);
   if (!child.ok()) return child.status();
   config.child = *child;
+  if (absl::Status s = CheckLaneSettings(settings, names, &config); !s.ok()) {
+    return s;
+  }
   return config;
 }
 

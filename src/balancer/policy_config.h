@@ -2,7 +2,9 @@
 // part of a gRPC service config, e.g.
 //   {"loadBalancingConfig": [{"vlb_version": {
 //       "header": "x-version", "defaultVersion": "v1",
-//       "fallback": ["v2", "*"], "childPolicy": "weighted_round_robin"}}]}
+//       "fallback": ["v2", "*"], "childPolicy": "weighted_round_robin",
+//       "laneHeader": "x-lane", "strictLanes": ["feature-x"]}}]}
+// vlb_weighted_round_robin and vlb_random take only the two lane fields.
 // The adapter hands over the inner object as gRPC parsed it, converted to a
 // JSON tree (no text in between); this layer never sees gRPC types.
 #ifndef VLB_SRC_BALANCER_POLICY_CONFIG_H_
@@ -33,6 +35,10 @@ struct PolicyConfig {
   // Tried in order when nothing matches the call's version ("*" = any).
   std::vector<VersionRequest> fallback;
   ChildPolicy child = ChildPolicy::kRoundRobin;
+  // Every policy: the metadata key naming a call's lane (lower case), and
+  // the lanes whose calls never fall back to the baseline (README "Lanes").
+  std::string lane_header = kDefaultLaneHeader;
+  std::vector<std::string> strict_lanes;
 };
 
 // Reads the JSON value configuring `policy_name` (one of the names in
@@ -57,6 +63,8 @@ struct VersionPolicySettings {
   std::optional<std::string> default_version;  // nullopt: none
   std::vector<std::string> fallback;
   std::string child_policy = "round_robin";
+  std::string lane_header = kDefaultLaneHeader;
+  std::vector<std::string> strict_lanes;
 };
 
 // What errors call each setting: the service config's names
@@ -67,17 +75,21 @@ struct VersionPolicyFieldNames {
   absl::string_view default_version;
   absl::string_view fallback;
   absl::string_view child_policy;
+  absl::string_view lane_header;
+  absl::string_view strict_lanes;
 };
 inline constexpr VersionPolicyFieldNames kServiceConfigFieldNames = {
-    "vlb_version.header", "vlb_version.defaultVersion", "vlb_version.fallback",
-    "vlb_version.childPolicy"};
+    "vlb_version.header",     "vlb_version.defaultVersion",
+    "vlb_version.fallback",   "vlb_version.childPolicy",
+    "vlb_version.laneHeader", "vlb_version.strictLanes"};
 
 // Checks `settings` and builds the vlb_version config. This is the only
 // place its values are judged (ParsePolicyConfig calls it), so settings
 // accepted here are accepted by the policy. Errors are InvalidArgument
 // "<name>: <problem>" for the first bad setting, in the order of the
 // struct: header (NormalizeVersionHeaderName), default version and
-// fallbacks (VersionRequest::Parse), child policy. Thread-safe.
+// fallbacks (VersionRequest::Parse), child policy, lane header, strict
+// lanes (vlb::ValidateLane). Thread-safe.
 absl::StatusOr<PolicyConfig> MakeVersionPolicyConfig(
     const VersionPolicySettings& settings,
     const VersionPolicyFieldNames& names);

@@ -12,14 +12,16 @@
 #include "grpcpp/create_channel.h"
 #include "nlohmann/json.hpp"
 #include "vlb/grpc.h"
+#include "vlb/service_instance.h"
 
 namespace vlb {
 namespace {
 
 // Errors about VersionPolicyOptions name its C++ fields.
 constexpr internal::VersionPolicyFieldNames kOptionNames = {
-    "VersionPolicyOptions.header", "VersionPolicyOptions.default_version",
-    "VersionPolicyOptions.fallback", "VersionPolicyOptions.child_policy"};
+    "VersionPolicyOptions.header",      "VersionPolicyOptions.default_version",
+    "VersionPolicyOptions.fallback",    "VersionPolicyOptions.child_policy",
+    "VersionPolicyOptions.lane_header", "VersionPolicyOptions.strict_lanes"};
 
 // The options as the policy reads them from VersionServiceConfig(): an
 // empty default_version is absent, every other field is written as it is.
@@ -32,6 +34,8 @@ internal::VersionPolicySettings ToSettings(
   }
   settings.fallback = options.fallback;
   settings.child_policy = options.child_policy;
+  settings.lane_header = options.lane_header;
+  settings.strict_lanes = options.strict_lanes;
   return settings;
 }
 
@@ -56,6 +60,22 @@ absl::Status SetVersion(grpc::ClientContext* context, absl::string_view version,
   return absl::OkStatus();
 }
 
+absl::Status SetLane(grpc::ClientContext* context, absl::string_view lane,
+                     absl::string_view header) {
+  absl::StatusOr<std::string> key =
+      internal::NormalizeVersionHeaderName(header);
+  if (!key.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("vlb::SetLane: header: ", key.status().message()));
+  }
+  if (absl::Status status = ValidateLane(lane); !status.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("vlb::SetLane: ", status.message()));
+  }
+  context->AddMetadata(*std::move(key), std::string(lane));
+  return absl::OkStatus();
+}
+
 std::string VersionServiceConfig(const VersionPolicyOptions& options) {
   nlohmann::json policy = nlohmann::json::object();
   policy["header"] = options.header;
@@ -64,6 +84,10 @@ std::string VersionServiceConfig(const VersionPolicyOptions& options) {
   }
   policy["fallback"] = options.fallback;
   policy["childPolicy"] = options.child_policy;
+  policy["laneHeader"] = options.lane_header;
+  if (!options.strict_lanes.empty()) {
+    policy["strictLanes"] = options.strict_lanes;
+  }
   nlohmann::json config;
   config["loadBalancingConfig"] =
       nlohmann::json::array({nlohmann::json{{kVersionPolicyName, policy}}});

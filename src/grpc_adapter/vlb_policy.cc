@@ -66,12 +66,13 @@ class Picker final : public LoadBalancingPolicy::SubchannelPicker {
  public:
   Picker(std::unique_ptr<internal::PickTable> table,
          std::vector<RefCountedPtr<SubchannelInterface>> subchannels,
-         std::string header, bool version_aware,
+         const internal::PolicyConfig& config,
          std::shared_ptr<const internal::RouteTable> routes)
       : table_(std::move(table)),
         subchannels_(std::move(subchannels)),
-        header_(std::move(header)),
-        version_aware_(version_aware),
+        header_(config.header),
+        lane_header_(config.lane_header),
+        version_aware_(config.version_aware),
         routes_(std::move(routes)) {}
 
   using PickArgs = LoadBalancingPolicy::PickArgs;
@@ -83,6 +84,12 @@ class Picker final : public LoadBalancingPolicy::SubchannelPicker {
     if (version_aware_) {
       requested = LookUp(args.initial_metadata, header_, &joined);
     }
+    std::string lane_buffer;
+    internal::LaneRequest lane;
+    if (std::optional<absl::string_view> value =
+            LookUp(args.initial_metadata, lane_header_, &lane_buffer)) {
+      lane.name = *value;
+    }
     if (routes_ != nullptr) {
       std::string rule_buffer;
       auto lookup = [&](absl::string_view key) {
@@ -90,19 +97,25 @@ class Picker final : public LoadBalancingPolicy::SubchannelPicker {
       };
       const internal::RouteDecision decision =
           routes_->Evaluate(requested, lookup);
+      lane.strict = decision.strict_lane;
       if (decision.request != internal::RouteDecision::kNone) {
-        return Complete(table_->PickRouted(decision.request),
-                        table_->routed_text(decision.request), &decision);
+        return Complete(table_->PickRouted(decision.request, lane),
+                        table_->routed_text(decision.request), lane, &decision);
+      }
+      if (decision.rule != internal::RouteDecision::kNone) {
+        return Complete(table_->Pick(requested, lane), requested, lane,
+                        &decision);
       }
     }
-    return Complete(table_->Pick(requested), requested, nullptr);
+    return Complete(table_->Pick(requested, lane), requested, lane, nullptr);
   }
 
  private:
   // `requested`: what FailureStatus quotes; `decision`: the route rule
-  // that chose the request, if one did.
+  // that decided the call, if one did.
   PickResult Complete(const internal::PickResult& result,
                       std::optional<absl::string_view> requested,
+                      internal::LaneRequest lane,
                       const internal::RouteDecision* decision) {
     switch (result.kind) {
       case internal::PickResult::Kind::kPicked:
@@ -122,8 +135,8 @@ class Picker final : public LoadBalancingPolicy::SubchannelPicker {
         // Fail, not Drop: a wait_for_ready call waits for a picker that can
         // serve it (e.g. an instance of its version coming up); others fail
         // at once with this status.
-        return PickResult::Fail(
-            WithRule(table_->FailureStatus(result, requested), decision));
+        return PickResult::Fail(WithRule(
+            table_->FailureStatus(result, requested, lane.name), decision));
     }
   }
 
@@ -139,6 +152,7 @@ class Picker final : public LoadBalancingPolicy::SubchannelPicker {
   const std::unique_ptr<internal::PickTable> table_;
   const std::vector<RefCountedPtr<SubchannelInterface>> subchannels_;
   const std::string header_;
+  const std::string lane_header_;
   const bool version_aware_;
   // Null: no route document in force.
   const std::shared_ptr<const internal::RouteTable> routes_;
@@ -189,10 +203,12 @@ class VlbPolicy final : public LoadBalancingPolicy {
       endpoint->versions.clear();
       endpoint->weight = 1;
       endpoint->drained = false;
+      endpoint->lane.clear();
       if (attribute != nullptr) {
         endpoint->versions = attribute->versions();
         endpoint->weight = attribute->instance().weight;
         endpoint->drained = attribute->instance().drained;
+        endpoint->lane = attribute->instance().lane;
       }
       endpoints_.push_back(std::move(endpoint));
     }
@@ -252,6 +268,7 @@ class VlbPolicy final : public LoadBalancingPolicy {
     std::vector<std::string> versions;  // of every record naming it
     uint32_t weight = 1;
     bool drained = false;  // its record says so; see EndpointInfo::drained
+    std::string lane;      // its record's; see EndpointInfo::lane
   };
 
   class Watcher final
@@ -420,6 +437,7 @@ class VlbPolicy final : public LoadBalancingPolicy {
       info.versions = endpoint->versions;
       info.weight = endpoint->weight;
       info.drained = endpoint->drained;
+      info.lane = endpoint->lane;
       info.state = Classify(*endpoint);
       if (endpoint->failing) last_failure = endpoint->last_failure;
       infos.push_back(std::move(info));
@@ -453,8 +471,7 @@ class VlbPolicy final : public LoadBalancingPolicy {
     channel_control_helper()->UpdateState(
         state, status,
         std::make_unique<Picker>(std::move(table), std::move(subchannels),
-                                 config_.header, config_.version_aware,
-                                 routes_));
+                                 config_, routes_));
   }
 
   void ShutdownLocked() override {

@@ -184,22 +184,40 @@ absl::Status ReadSplit(const Json& split, absl::string_view path,
   return absl::OkStatus();
 }
 
-// What a rule does: exactly one of "version" and "split" (with its
-// optional "stickyHeader").
+absl::Status ReadStrictLane(const Json& object, absl::string_view path,
+                            RouteRule* rule) {
+  auto it = object.find("strictLane");
+  if (it == object.end()) return absl::OkStatus();
+  if (!it->is_boolean()) {
+    return WrongType(Path(path, "strictLane"), "a boolean", *it);
+  }
+  rule->strict_lane = it->get<bool>();
+  return absl::OkStatus();
+}
+
+// What a rule does: at most one of "version" and "split" (with its
+// optional "stickyHeader"), and "strictLane"; at least one of them.
 absl::Status ReadAction(const Json& object, absl::string_view path,
                         RouteRule* rule) {
+  if (absl::Status s = ReadStrictLane(object, path, rule); !s.ok()) return s;
   auto version = object.find("version");
   auto split = object.find("split");
-  if ((version == object.end()) == (split == object.end())) {
-    return FieldError(path, "needs exactly one of \"version\" and \"split\"");
+  if (version != object.end() && split != object.end()) {
+    return FieldError(path, "has both \"version\" and \"split\"");
+  }
+  if (version == object.end() && split == object.end() &&
+      object.find("strictLane") == object.end()) {
+    return FieldError(path, "needs \"version\", \"split\" or \"strictLane\"");
   }
   if (version != object.end()) {
     absl::StatusOr<std::string> v = RequestAt(*version, Path(path, "version"));
     if (!v.ok()) return v.status();
     rule->version = *std::move(v);
-  } else if (absl::Status s = ReadSplit(*split, Path(path, "split"), rule);
-             !s.ok()) {
-    return s;
+  } else if (split != object.end()) {
+    if (absl::Status s = ReadSplit(*split, Path(path, "split"), rule);
+        !s.ok()) {
+      return s;
+    }
   }
   if (auto it = object.find("stickyHeader"); it != object.end()) {
     const std::string where = Path(path, "stickyHeader");
@@ -216,7 +234,8 @@ absl::Status ReadAction(const Json& object, absl::string_view path,
 absl::StatusOr<RouteRule> ReadRule(const Json& object, absl::string_view path) {
   if (!object.is_object()) return WrongType(path, "an object", object);
   if (absl::Status s = CheckFields(
-          object, path, {"name", "when", "version", "split", "stickyHeader"});
+          object, path,
+          {"name", "when", "version", "split", "stickyHeader", "strictLane"});
       !s.ok()) {
     return s;
   }

@@ -47,10 +47,13 @@ struct SplitTarget {
 struct RouteRule {
   std::string name;
   RouteCondition when;
-  // Exactly one of `version` and `split` is set.
+  // At most one of `version` and `split` is set (neither: the call keeps
+  // its own request; then `strict_lane` was given).
   std::optional<std::string> version;        // replaces the call's request
   std::vector<SplitTarget> split;            // one of these, by weight
   std::optional<std::string> sticky_header;  // only with `split`
+  // The call stays in its lane: no baseline fallback (README "Lanes").
+  bool strict_lane = false;
 };
 
 struct RouteDocument {

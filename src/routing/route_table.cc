@@ -84,6 +84,7 @@ void RouteTable::AddRule(const RouteRule& rule, int document_index) {
   }
   r.when_headers = rule.when.headers;
   r.sticky_header = rule.sticky_header;
+  r.strict_lane = rule.strict_lane;
   if (rule.version.has_value()) r.request = AddRequest(*rule.version);
   uint64_t total = 0;
   for (const SplitTarget& t : rule.split) total += t.weight;
@@ -138,6 +139,7 @@ RouteDecision RouteTable::Evaluate(std::optional<absl::string_view> requested,
   for (const Rule& rule : rules_) {
     if (!Holds(rule, text, lookup)) continue;
     decision.rule = rule.document_index;
+    decision.strict_lane = rule.strict_lane;
     Choose(rule, lookup, &decision);
     return decision;
   }

@@ -44,6 +44,8 @@ struct RouteDecision {
   // For a split: which entry; for a sticky one, the user's bucket.
   int split_entry = kNone;
   int bucket = kNone;
+  // The rule's "strictLane": the call's lane gets no baseline fallback.
+  bool strict_lane = false;
 };
 
 // Finds a call's metadata value by lower-case name; nullopt when absent.
@@ -85,6 +87,7 @@ class RouteTable {
     int request = RouteDecision::kNone;  // for "version"
     std::vector<Split> split;
     std::optional<std::string> sticky_header;
+    bool strict_lane = false;
   };
 
   RouteTable() = default;

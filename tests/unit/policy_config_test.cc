@@ -12,7 +12,9 @@
 namespace vlb::internal {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using ::testing::StartsWith;
 
 std::optional<SemVer> V(absl::string_view text) { return ParseSemVer(text); }
@@ -95,7 +97,7 @@ TEST(ParsePolicyConfigTest, AcceptsRangesAndLabels) {
   EXPECT_FALSE(RequestMatches(*config->default_version, "2.0.0"));
 }
 
-TEST(ParsePolicyConfigTest, NonVersionPoliciesTakeNoFields) {
+TEST(ParsePolicyConfigTest, NonVersionPoliciesTakeOnlyLaneFields) {
   absl::StatusOr<PolicyConfig> wrr =
       ParsePolicyConfig("vlb_weighted_round_robin", "{}");
   ASSERT_TRUE(wrr.ok()) << wrr.status();
@@ -113,11 +115,39 @@ TEST(ParsePolicyConfigTest, NonVersionPoliciesTakeNoFields) {
   EXPECT_EQ(null_config->child, ChildPolicy::kRandom);
 
   EXPECT_EQ(Error("vlb_random", R"({"childPolicy": "round_robin"})"),
-            "vlb_random.childPolicy: unknown field (vlb_random takes no "
-            "fields)");
+            "vlb_random.childPolicy: unknown field (vlb_random takes "
+            "laneHeader and strictLanes)");
   EXPECT_EQ(Error("vlb_weighted_round_robin", R"({"header": "x"})"),
             "vlb_weighted_round_robin.header: unknown field "
-            "(vlb_weighted_round_robin takes no fields)");
+            "(vlb_weighted_round_robin takes laneHeader and strictLanes)");
+  absl::StatusOr<PolicyConfig> laned = ParsePolicyConfig(
+      "vlb_random", R"({"laneHeader": "X-Env", "strictLanes": ["a"]})");
+  ASSERT_TRUE(laned.ok()) << laned.status();
+  EXPECT_EQ(laned->lane_header, "x-env");
+  EXPECT_THAT(laned->strict_lanes, ElementsAre("a"));
+  EXPECT_EQ(Error("vlb_random", R"({"laneHeader": "grpc-lane"})"),
+            "vlb_random.laneHeader: \"grpc-lane\" is reserved by gRPC (grpc- "
+            "prefix)");
+}
+
+TEST(ParsePolicyConfigTest, ReadsLaneSettings) {
+  absl::StatusOr<PolicyConfig> defaults = ParsePolicyConfig("vlb_version", "");
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->lane_header, "x-lane");
+  EXPECT_THAT(defaults->strict_lanes, IsEmpty());
+  absl::StatusOr<PolicyConfig> config = ParsePolicyConfig(
+      "vlb_version",
+      R"({"laneHeader": "x-env", "strictLanes": ["feature-x", "b"]})");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->lane_header, "x-env");
+  EXPECT_THAT(config->strict_lanes, ElementsAre("feature-x", "b"));
+  EXPECT_EQ(Error("vlb_version", R"({"laneHeader": ""})"),
+            "vlb_version.laneHeader: must not be empty");
+  EXPECT_EQ(Error("vlb_version", R"({"strictLanes": "feature-x"})"),
+            "vlb_version.strictLanes: must be an array of strings, not string");
+  EXPECT_EQ(Error("vlb_version", R"({"strictLanes": ["ok", "Feature X"]})"),
+            "vlb_version.strictLanes[1]: lane \"Feature X\" may only hold "
+            "lower-case letters, digits and '-'");
 }
 
 TEST(ParsePolicyConfigTest, RejectsUnknownPolicy) {
@@ -129,7 +159,8 @@ TEST(ParsePolicyConfigTest, RejectsUnknownPolicy) {
 TEST(ParsePolicyConfigTest, RejectsUnknownFields) {
   EXPECT_EQ(Error("vlb_version", R"({"defaultversion": "v1"})"),
             "vlb_version.defaultversion: unknown field (expected header, "
-            "defaultVersion, fallback or childPolicy)");
+            "defaultVersion, fallback, childPolicy, laneHeader or "
+            "strictLanes)");
 }
 
 TEST(ParsePolicyConfigTest, RejectsBadChildPolicy) {

@@ -92,6 +92,25 @@ TEST(RouteTableTest, WhenVersionMatchesTheTrimmedRequestText) {
   EXPECT_EQ(Outcome(*table, {"v1.0", {}}), "own");
 }
 
+TEST(RouteTableTest, StrictLaneRuleKeepsTheCallsRequest) {
+  auto table = Compile(R"({"rules": [
+      {"name": "x-only", "when": {"header": {"x-lane": "feature-x"}},
+       "strictLane": true},
+      {"name": "pinned", "when": {"header": {"x-lane": "feature-y"}},
+       "version": "v2", "strictLane": true},
+      {"name": "loose", "when": {"header": {"x-lane": "feature-z"}},
+       "version": "v3", "strictLane": false}]})");
+  ASSERT_NE(table, nullptr);
+  RouteDecision x = Evaluate(*table, {"v1", {{"x-lane", "feature-x"}}});
+  EXPECT_EQ(x.rule, 0);
+  EXPECT_EQ(x.request, RouteDecision::kNone);
+  EXPECT_TRUE(x.strict_lane);
+  EXPECT_EQ(Outcome(*table, {"v1", {{"x-lane", "feature-y"}}}), "v2");
+  EXPECT_TRUE(Evaluate(*table, {"v1", {{"x-lane", "feature-y"}}}).strict_lane);
+  EXPECT_FALSE(Evaluate(*table, {"v1", {{"x-lane", "feature-z"}}}).strict_lane);
+  EXPECT_FALSE(Evaluate(*table, {"v1", {}}).strict_lane);
+}
+
 TEST(RouteTableTest, DocumentDefaultsOverrideTheLocalConfig) {
   auto table = Compile(kExample);
   PolicyConfig local;

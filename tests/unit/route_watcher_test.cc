@@ -131,7 +131,7 @@ TEST_F(RouteWatcherTest, InvalidDocumentKeepsTheLastValidOneAndNamesTheField) {
   ASSERT_EQ(NoticesContaining("is invalid; keeping the last valid one"), 1);
   EXPECT_EQ(NoticesContaining("at revision " + std::to_string(bad)), 1);
   EXPECT_EQ(NoticesContaining(
-                "rules[0]: needs exactly one of \"version\" and \"split\""),
+                "rules[0]: needs \"version\", \"split\" or \"strictLane\""),
             1);
   etcd_.Put(kKey, Doc("v3"));
   etcd_.RunUntilIdle();
