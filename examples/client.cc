@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "api.grpc.pb.h"
 #include "common/command_line.h"
@@ -39,6 +40,11 @@ ABSL_FLAG(std::string, version, "",
           "version to ask for on each call, e.g. v1 or ^1.4; empty sends none");
 ABSL_FLAG(int64_t, calls, 1,
           "number of calls, made one after another, in [0, 1000000]");
+ABSL_FLAG(int64_t, interval_ms, 0,
+          "pause between calls in milliseconds, in [0, 60000]");
+ABSL_FLAG(std::string, lane, "",
+          "send the calls in this lane (vlb::SetLane, header x-lane; README "
+          "\"Lanes\")");
 ABSL_FLAG(int64_t, deadline_ms, 2000,
           "deadline of each call in milliseconds, in [1, 86400000]");
 ABSL_FLAG(bool, wait_for_ready, false,
@@ -88,6 +94,8 @@ struct Config {
   std::string target;
   std::string version;
   int64_t calls = 1;
+  absl::Duration interval;
+  std::string lane;
   absl::Duration deadline;
   bool wait_for_ready = false;
   std::vector<std::pair<std::string, std::string>> metadata;
@@ -152,6 +160,9 @@ absl::StatusOr<Config> ConfigFromFlags() {
   config.plugin.etcd = programs::EtcdOptionsFromFlags();
   config.version = absl::GetFlag(FLAGS_version);
   config.calls = absl::GetFlag(FLAGS_calls);
+  const int64_t interval_ms = absl::GetFlag(FLAGS_interval_ms);
+  config.interval = absl::Milliseconds(interval_ms);
+  config.lane = absl::GetFlag(FLAGS_lane);
   const int64_t deadline_ms = absl::GetFlag(FLAGS_deadline_ms);
   config.deadline = absl::Milliseconds(deadline_ms);
   config.wait_for_ready = absl::GetFlag(FLAGS_wait_for_ready);
@@ -166,6 +177,11 @@ absl::StatusOr<Config> ConfigFromFlags() {
   }
   if (absl::Status status = programs::CheckFlagRange<int64_t>(
           "deadline_ms", deadline_ms, 1, int64_t{24} * 3600 * 1000);
+      !status.ok()) {
+    return status;
+  }
+  if (absl::Status status = programs::CheckFlagRange<int64_t>(
+          "interval_ms", interval_ms, 0, 60000);
       !status.ok()) {
     return status;
   }
@@ -214,11 +230,17 @@ int Run(int argc, char** argv) {
 
   bool all_ok = true;
   for (int64_t n = 1; n <= config->calls; ++n) {
+    if (n > 1) absl::SleepFor(config->interval);
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + config->deadline));
     context.set_wait_for_ready(config->wait_for_ready);
     for (const auto& [key, value] : config->metadata) {
       context.AddMetadata(key, value);
+    }
+    if (!config->lane.empty()) {
+      if (absl::Status status = SetLane(&context, config->lane); !status.ok()) {
+        return programs::UsageError(kProgram, status);
+      }
     }
     if (!config->version.empty()) {
       // The same --version every time: a bad one fails the first call,

@@ -35,6 +35,9 @@ ABSL_FLAG(std::string, version, "", "instance version, e.g. v1");
 ABSL_FLAG(std::string, address, "", "host:port clients dial");
 ABSL_FLAG(uint32_t, weight, vlb::kDefaultWeight,
           "balancing weight in [0, 10000]");
+ABSL_FLAG(std::string, lane, "",
+          "the instance's lane (README \"Lanes\"): 1-63 of [a-z0-9-]; "
+          "empty: the baseline");
 ABSL_FLAG(int64_t, ttl_seconds, 10, "lease TTL in whole seconds, >= 2");
 ABSL_FLAG(std::vector<std::string>, meta, {},
           "comma-separated KEY=VALUE metadata entries; repeatable");
@@ -68,6 +71,7 @@ absl::StatusOr<RegistrarOptions> RegistrarOptionsFromFlags() {
   options.version = absl::GetFlag(FLAGS_version);
   options.address = absl::GetFlag(FLAGS_address);
   options.weight = absl::GetFlag(FLAGS_weight);
+  options.lane = absl::GetFlag(FLAGS_lane);
   options.ttl = absl::Seconds(absl::GetFlag(FLAGS_ttl_seconds));
   for (absl::string_view entry : absl::GetFlag(FLAGS_meta)) {
     const size_t eq = entry.find('=');

@@ -18,6 +18,7 @@
 #include "common/command_line.h"
 #include "common/etcd_flags.h"
 #include "vlbctl/command.h"
+#include "vlbctl/explain.h"
 #include "vlbctl/instances.h"
 #include "vlbctl/output.h"
 #include "vlbctl/routes.h"
@@ -31,8 +32,7 @@ namespace {
 
 constexpr char kProgram[] = "vlbctl";
 
-// The command table. `explain` (issue 10) joins it here, from its own
-// tools/vlbctl/ file.
+// The command table; each command is in its own tools/vlbctl/ file.
 std::vector<Command> Commands() {
   std::vector<Command> commands;
   commands.push_back(ListCommand());
@@ -41,6 +41,7 @@ std::vector<Command> Commands() {
   commands.push_back(UndrainCommand());
   commands.push_back(WeightCommand());
   commands.push_back(RoutesCommand());
+  commands.push_back(ExplainCommand());
   return commands;
 }
 

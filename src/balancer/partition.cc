@@ -37,32 +37,16 @@ PickResult Partition::PickRoutedUncached(size_t i) const {
   return Finish(resolution);
 }
 
-PickResult Partition::Members(std::optional<absl::string_view> requested,
-                              std::optional<size_t> routed,
-                              std::vector<uint32_t>* out) const {
-  VersionRequest parsed;
-  Resolution local;
-  const Resolution* r = nullptr;
-  if (routed.has_value()) {
-    r = &routed_resolutions_[*routed];
-    if (!r->Cacheable()) {
-      resolver_.ResolveRequest(&routed_[*routed], PickResult::Source::kRoute,
-                               &local);
-      r = &local;
-    }
-  } else {
-    r = resolver_.Lookup(requested);
-    if (r == nullptr) r = resolver_.Resolve(requested, &parsed, &local);
+void Partition::Members(const Resolution& r, std::vector<uint32_t>* out) const {
+  if (r.outcome.kind != PickResult::Kind::kPicked) return;
+  if (r.slice.size > 0) {
+    out->insert(out->end(), r.slice.endpoints,
+                r.slice.endpoints + r.slice.size);
+    return;
   }
-  if (r->outcome.kind != PickResult::Kind::kPicked) return r->outcome;
-  if (r->slice.size > 0) {
-    out->assign(r->slice.endpoints, r->slice.endpoints + r->slice.size);
-  } else {
-    for (uint64_t i = 0; i < r->candidates.ready; ++i) {
-      out->push_back(index_.Locate(r->candidates, r->matched_by, i));
-    }
+  for (uint64_t i = 0; i < r.candidates.ready; ++i) {
+    out->push_back(index_.Locate(r.candidates, r.matched_by, i));
   }
-  return r->outcome;
 }
 
 }  // namespace vlb::internal

@@ -57,17 +57,30 @@ class Partition {
     return PickRoutedUncached(i);
   }
 
-  // The endpoints Pick(requested) or, when `routed` is set,
-  // PickRouted(*routed) chooses among (local indices) into `*out`, and the
-  // outcome without an endpoint. Advances no counter; allocates.
-  PickResult Members(std::optional<absl::string_view> requested,
-                     std::optional<size_t> routed,
-                     std::vector<uint32_t>* out) const;
+  // Resolutions without the rotation, for choosing between partitions
+  // before picking in one (PickTable's lanes). What they return may point
+  // into `*scratch`, constructed only when the cache has no entry.
+  struct Scratch {
+    VersionRequest parsed;
+    Resolution resolution;
+  };
+  const Resolution& Resolve(std::optional<absl::string_view> requested,
+                            std::optional<Scratch>* scratch) const {
+    if (const Resolution* cached = resolver_.Lookup(requested)) return *cached;
+    scratch->emplace();
+    return *resolver_.Resolve(requested, &(*scratch)->parsed,
+                              &(*scratch)->resolution);
+  }
+  const Resolution& ResolveRouted(size_t i,
+                                  std::optional<Scratch>* scratch) const {
+    const Resolution& r = routed_resolutions_[i];
+    if (r.Cacheable()) return r;
+    scratch->emplace();
+    resolver_.ResolveRequest(&routed_[i], PickResult::Source::kRoute,
+                             &(*scratch)->resolution);
+    return (*scratch)->resolution;
+  }
 
-  const GroupIndex& index() const { return index_; }
-  const VersionRequest& routed(size_t i) const { return routed_[i]; }
-
- private:
   // The rotation, the only part of a pick that changes from call to call.
   // Inline: it is most of a cached pick.
   PickResult Finish(const Resolution& r) const {
@@ -85,6 +98,16 @@ class Partition {
     result.endpoint = endpoint;
     return result;
   }
+
+  // The endpoints a kPicked `r` chooses among (local indices, an address in
+  // several matching groups more than once), appended to `*out`.
+  // Advances no counter; allocates.
+  void Members(const Resolution& r, std::vector<uint32_t>* out) const;
+
+  const GroupIndex& index() const { return index_; }
+  const VersionRequest& routed(size_t i) const { return routed_[i]; }
+
+ private:
   PickResult PickUncached(std::optional<absl::string_view> requested) const;
   PickResult PickRoutedUncached(size_t i) const;
 

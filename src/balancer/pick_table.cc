@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -33,11 +34,21 @@ struct LanePartition {
   std::unique_ptr<Partition> partition;
 
   PickResult Global(PickResult r) const {
-    if (r.kind == Kind::kPicked && !to_endpoint.empty()) {
-      r.endpoint = to_endpoint[r.endpoint];
-    }
+    if (r.kind == Kind::kPicked) r.endpoint = Local(r.endpoint);
     return r;
   }
+  // Build()'s index of local endpoint `i`.
+  uint32_t Local(uint32_t i) const {
+    return to_endpoint.empty() ? i : to_endpoint[i];
+  }
+};
+
+// The partition that serves a call and its resolution there; a null
+// partition: a strict lane no endpoint has.
+struct LaneChoice {
+  const LanePartition* partition = nullptr;
+  const Resolution* resolution = nullptr;
+  PickResult::Lane lane = PickResult::Lane::kNone;
 };
 
 bool Contains(const std::vector<std::string>& names, absl::string_view name) {
@@ -69,25 +80,69 @@ struct PickTable::Impl {
     return nullptr;
   }
 
-  // `pick(partition)` in the call's lane, then (unless strict) in the
-  // baseline; see pick_table.h.
-  template <typename F>
-  PickResult InLane(LaneRequest lane, F pick) const {
+  // Where a call of `lane` is served (pick_table.h): `resolve(partition,
+  // scratch)` gives a partition's resolution for the call. The lane wins
+  // when it can serve the call at the same request or fallback step as the
+  // baseline or an earlier one (LaneWins); nothing is rotated here, so the
+  // losing partition's counters do not move.
+  template <typename Resolve>
+  LaneChoice Choose(LaneRequest lane, Resolve resolve,
+                    std::optional<Partition::Scratch>* lane_scratch,
+                    std::optional<Partition::Scratch>* base_scratch) const {
     const LanePartition* own = Find(lane.name);
-    if (own == nullptr) return baseline.Global(pick(*baseline.partition));
-    PickResult in_lane = own->Global(pick(*own->partition));
-    in_lane.lane = PickResult::Lane::kInLane;
-    if (in_lane.kind == Kind::kPicked || own->strict || lane.strict) {
-      return in_lane;
+    if (own == nullptr) {
+      if (!lane.name.empty() && (lane.strict || IsStrict(lane.name))) {
+        return LaneChoice{nullptr, nullptr, PickResult::Lane::kInLane};
+      }
+      return LaneChoice{&baseline, &resolve(*baseline.partition, base_scratch),
+                        PickResult::Lane::kNone};
     }
-    PickResult outside = baseline.Global(pick(*baseline.partition));
-    outside.lane = PickResult::Lane::kBaseline;
-    // Instances of the lane still connecting are worth waiting for when the
-    // baseline cannot serve the call either.
-    if (outside.kind != Kind::kPicked && in_lane.kind == Kind::kQueue) {
-      return in_lane;
+    const Resolution& in_lane = resolve(*own->partition, lane_scratch);
+    const LaneChoice lane_choice{own, &in_lane, PickResult::Lane::kInLane};
+    if (own->strict || lane.strict || Decided(in_lane.outcome)) {
+      return lane_choice;
     }
-    return outside;
+    const Resolution& base = resolve(*baseline.partition, base_scratch);
+    return LaneWins(in_lane.outcome, base.outcome)
+               ? lane_choice
+               : LaneChoice{&baseline, &base, PickResult::Lane::kBaseline};
+  }
+
+  // Served (or queued) at the call's own request: nothing can do better.
+  static bool Decided(const PickResult& r) {
+    return Served(r) && r.fallbacks_tried == 0;
+  }
+  static bool Served(const PickResult& r) {
+    return r.kind == Kind::kPicked || r.kind == Kind::kQueue;
+  }
+  // The partition with ready or connecting instances at the earliest step
+  // wins, the lane on a tie: a lane's instances still connecting are waited
+  // for, as a version's are. When neither has any, the baseline's failure
+  // stands.
+  static bool LaneWins(const PickResult& lane, const PickResult& base) {
+    if (Served(lane) && Served(base)) {
+      return lane.fallbacks_tried <= base.fallbacks_tried;
+    }
+    return Served(lane);
+  }
+
+  PickResult Finish(const LaneChoice& c) const {
+    if (c.partition == nullptr) return EmptyStrictLane();
+    PickResult r =
+        c.partition->Global(c.partition->partition->Finish(*c.resolution));
+    r.lane = c.lane;
+    return r;
+  }
+
+  // Off the fast path: only for lanes no endpoint has.
+  bool IsStrict(absl::string_view lane) const {
+    return Contains(config.strict_lanes, lane);
+  }
+  static PickResult EmptyStrictLane() {
+    PickResult r;
+    r.kind = Kind::kNoMatch;
+    r.lane = PickResult::Lane::kInLane;
+    return r;
   }
 
   const LanePartition& PartitionOf(const PickResult& result,
@@ -111,7 +166,8 @@ void PickTable::Impl::SplitByLane(const std::vector<EndpointInfo>& endpoints,
   for (uint32_t i = 0; i < endpoints.size(); ++i) {
     by_lane[endpoints[i].lane].push_back(i);
   }
-  const bool has_lanes = by_lane.size() > 1 || !by_lane.begin()->first.empty();
+  const bool has_lanes = by_lane.size() > 1 ||
+                         (!by_lane.empty() && !by_lane.begin()->first.empty());
   for (auto& [lane, members] : by_lane) {
     LanePartition* p = lane.empty() ? &baseline : &lanes.emplace_back();
     p->lane = lane;
@@ -140,18 +196,36 @@ std::unique_ptr<PickTable> PickTable::Build(
   return table;
 }
 
+// Out of line, with the scratch space the fast path does without.
+ABSL_ATTRIBUTE_NOINLINE PickResult
+PickTable::PickWithLanes(std::optional<absl::string_view> requested,
+                         std::optional<size_t> routed, LaneRequest lane) const {
+  const Impl& t = *impl_;
+  std::optional<Partition::Scratch> lane_scratch, base_scratch;
+  auto resolve =
+      [&](const Partition& p,
+          std::optional<Partition::Scratch>* scratch) -> const Resolution& {
+    return routed.has_value() ? p.ResolveRouted(*routed, scratch)
+                              : p.Resolve(requested, scratch);
+  };
+  return t.Finish(t.Choose(lane, resolve, &lane_scratch, &base_scratch));
+}
+
 PickResult PickTable::Pick(std::optional<absl::string_view> requested,
                            LaneRequest lane) const {
   const Impl& t = *impl_;
-  if (t.lanes.empty()) return t.baseline.partition->Pick(requested);
-  return t.InLane(
-      lane, [requested](const Partition& p) { return p.Pick(requested); });
+  if (t.lanes.empty() && lane.name.empty()) {
+    return t.baseline.partition->Pick(requested);
+  }
+  return PickWithLanes(requested, std::nullopt, lane);
 }
 
 PickResult PickTable::PickRouted(size_t i, LaneRequest lane) const {
   const Impl& t = *impl_;
-  if (t.lanes.empty()) return t.baseline.partition->PickRouted(i);
-  return t.InLane(lane, [i](const Partition& p) { return p.PickRouted(i); });
+  if (t.lanes.empty() && lane.name.empty()) {
+    return t.baseline.partition->PickRouted(i);
+  }
+  return PickWithLanes(std::nullopt, i, lane);
 }
 
 absl::string_view PickTable::routed_text(size_t i) const {
@@ -162,17 +236,24 @@ std::vector<uint32_t> PickTable::Eligible(
     std::optional<absl::string_view> requested, std::optional<size_t> routed,
     LaneRequest lane, PickResult* result) const {
   const Impl& t = *impl_;
+  std::optional<Partition::Scratch> lane_scratch, base_scratch;
+  auto resolve =
+      [&](const Partition& p,
+          std::optional<Partition::Scratch>* scratch) -> const Resolution& {
+    return routed.has_value() ? p.ResolveRouted(*routed, scratch)
+                              : p.Resolve(requested, scratch);
+  };
+  const LaneChoice choice =
+      t.Choose(lane, resolve, &lane_scratch, &base_scratch);
   std::vector<uint32_t> members;
-  *result = t.InLane(lane, [&](const Partition& p) {
-    members.clear();
-    return p.Members(requested, routed, &members);
-  });
-  if (result->kind != Kind::kPicked) return {};
-  // A picked result comes from the last partition InLane asked.
-  const LanePartition& chosen = t.PartitionOf(*result, lane.name);
-  for (uint32_t& m : members) {
-    if (!chosen.to_endpoint.empty()) m = chosen.to_endpoint[m];
+  if (choice.partition == nullptr) {
+    *result = Impl::EmptyStrictLane();
+    return members;
   }
+  *result = choice.resolution->outcome;
+  result->lane = choice.lane;
+  choice.partition->partition->Members(*choice.resolution, &members);
+  for (uint32_t& m : members) m = choice.partition->Local(m);
   std::sort(members.begin(), members.end());
   members.erase(std::unique(members.begin(), members.end()), members.end());
   return members;
@@ -225,7 +306,7 @@ void AddLaneNote(const PickResult& result, absl::string_view lane,
       break;
     case PickResult::Lane::kBaseline:
       notes->push_back(absl::StrCat("lane ", Quote(lane),
-                                    " has no ready match; baseline tried"));
+                                    " has no reachable match; baseline tried"));
       break;
     case PickResult::Lane::kNone:
       if (!lane.empty()) {
@@ -242,8 +323,9 @@ absl::Status UnavailableStatus(const PickResult& result,
                                const PolicyConfig& config,
                                absl::string_view service,
                                absl::string_view text, const GroupIndex& index,
-                               std::vector<std::string> notes) {
+                               const std::vector<std::string>& lane_notes) {
   const std::string subject = Subject(result, config, text);
+  std::vector<std::string> notes;
   if (config.version_aware && result.source != Source::kHeader &&
       result.source != Source::kRoute) {
     notes.push_back("no version requested");
@@ -271,6 +353,7 @@ absl::Status UnavailableStatus(const PickResult& result,
     notes.push_back(
         absl::StrCat("fallback tried: ", absl::StrJoin(names, ", ")));
   }
+  notes.insert(notes.end(), lane_notes.begin(), lane_notes.end());
   if (!notes.empty()) {
     absl::StrAppend(&message, " (", absl::StrJoin(notes, "; "), ")");
   }
@@ -291,10 +374,14 @@ absl::Status PickTable::FailureStatus(
       return BadRequestStatus(t.service, text, result.syntax_error);
     case Kind::kNoMatch:
     case Kind::kUnreachable:
+      if (result.lane == PickResult::Lane::kInLane && t.Find(lane) == nullptr) {
+        return absl::UnavailableError(absl::StrCat(
+            "no instance of ", t.service, " is in strict lane ", Quote(lane)));
+      }
       AddLaneNote(result, lane, !t.lanes.empty(), &notes);
       return UnavailableStatus(result, t.config, t.service, text,
                                t.PartitionOf(result, lane).partition->index(),
-                               std::move(notes));
+                               notes);
     case Kind::kPicked:
     case Kind::kQueue:
       break;

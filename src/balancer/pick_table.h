@@ -18,13 +18,18 @@
 //                       resolution cache (resolution_cache.h)
 //   pick_scheduler.h    rotation counters per candidate set; round robin,
 //                       weighted round robin, random
-// A pick finds the call's lane (a short search among the lanes present),
-// picks there, and unless the lane is strict picks in the baseline when the
-// lane had nothing READY for the request or its fallbacks. A call without a
-// lane picks only in the baseline. Inside a partition a pick is: Lookup the
-// resolution cached for the header text (or Resolve it), then let the
-// scheduler choose in its candidate set. A failed pick's PickResult
-// carries what the pick found, and FailureStatus formats it.
+// A pick finds the call's lane (a short search among the lanes present) and
+// resolves the call there; unless the lane is strict, or its instances
+// serve the call's own request, it resolves the call in the baseline too
+// and the lane wins when it has ready (or still connecting: the call then
+// waits, as for a version) instances for the call at the same step
+// (request, then each fallback) as the baseline or an earlier one. Only the
+// winner rotates. So a lane whose matching instances all failed, or that
+// has none, falls back to the baseline. A call without a lane picks only in
+// the baseline; a strict lane no instance has fails. Inside a partition a pick is:
+// Lookup the resolution cached for the header text (or Resolve it), then let
+// the scheduler choose in its candidate set. A failed pick's PickResult carries
+// what the pick found, and FailureStatus formats it.
 #ifndef VLB_SRC_BALANCER_PICK_TABLE_H_
 #define VLB_SRC_BALANCER_PICK_TABLE_H_
 
@@ -104,6 +109,9 @@ class PickTable {
 
  private:
   PickTable() = default;
+  PickResult PickWithLanes(std::optional<absl::string_view> requested,
+                           std::optional<size_t> routed,
+                           LaneRequest lane) const;
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

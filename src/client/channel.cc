@@ -9,25 +9,18 @@
 #include "balancer/policy_config.h"
 #include "balancer/version_header.h"
 #include "client/etcd_target.h"
+#include "client/policy_options.h"
 #include "grpcpp/create_channel.h"
 #include "nlohmann/json.hpp"
 #include "vlb/grpc.h"
 #include "vlb/service_instance.h"
 
 namespace vlb {
-namespace {
 
-// Errors about VersionPolicyOptions name its C++ fields.
-constexpr internal::VersionPolicyFieldNames kOptionNames = {
-    "VersionPolicyOptions.header",      "VersionPolicyOptions.default_version",
-    "VersionPolicyOptions.fallback",    "VersionPolicyOptions.child_policy",
-    "VersionPolicyOptions.lane_header", "VersionPolicyOptions.strict_lanes"};
+namespace internal {
 
-// The options as the policy reads them from VersionServiceConfig(): an
-// empty default_version is absent, every other field is written as it is.
-internal::VersionPolicySettings ToSettings(
-    const VersionPolicyOptions& options) {
-  internal::VersionPolicySettings settings;
+VersionPolicySettings SettingsFromOptions(const VersionPolicyOptions& options) {
+  VersionPolicySettings settings;
   settings.header = options.header;
   if (!options.default_version.empty()) {
     settings.default_version = options.default_version;
@@ -39,7 +32,7 @@ internal::VersionPolicySettings ToSettings(
   return settings;
 }
 
-}  // namespace
+}  // namespace internal
 
 absl::Status SetVersion(grpc::ClientContext* context, absl::string_view version,
                         absl::string_view header) {
@@ -105,7 +98,8 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CreateChannel(
     if (!parsed.ok()) return parsed.status();
   }
   absl::StatusOr<internal::PolicyConfig> config =
-      internal::MakeVersionPolicyConfig(ToSettings(options), kOptionNames);
+      internal::MakeVersionPolicyConfig(internal::SettingsFromOptions(options),
+                                        internal::kPolicyOptionNames);
   if (!config.ok()) return config.status();
   args.SetServiceConfigJSON(VersionServiceConfig(options));
   return grpc::CreateCustomChannel(target, credentials, args);

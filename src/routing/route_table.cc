@@ -48,7 +48,9 @@ std::unique_ptr<const RouteTable> RouteTable::Compile(
     const CallerIdentity& caller) {
   std::unique_ptr<RouteTable> table(new RouteTable());
   table->service_ = std::move(service);
-  table->num_document_rules_ = document.rules.size();
+  for (const RouteRule& rule : document.rules) {
+    table->document_rule_names_.push_back(rule.name);
+  }
   for (size_t i = 0; i < document.rules.size(); ++i) {
     if (CallerMatches(document.rules[i].when, caller)) {
       table->AddRule(document.rules[i], static_cast<int>(i));

@@ -64,9 +64,10 @@ class RouteTable {
 
   size_t num_requests() const { return requests_.size(); }
   const VersionRequest& request(int i) const { return requests_[i]; }
-  // Names of the rules as written, for logs and `vlbctl explain`.
-  const std::string& rule_name(int i) const { return rules_[i].name; }
-  size_t num_rules_in_document() const { return num_document_rules_; }
+  // The name of the document's rule `i` (RouteDecision::rule: kept for
+  // this caller or not), for logs and `vlbctl explain`.
+  const std::string& rule_name(int i) const { return document_rule_names_[i]; }
+  size_t num_rules_in_document() const { return document_rule_names_.size(); }
   // Indices (into the document) of the rules kept for this caller.
   std::vector<int> kept_rules() const;
 
@@ -101,7 +102,7 @@ class RouteTable {
   std::string service_;
   std::vector<VersionRequest> requests_;
   std::vector<Rule> rules_;
-  size_t num_document_rules_ = 0;
+  std::vector<std::string> document_rule_names_;
   std::optional<VersionRequest> default_version_;
   std::optional<std::vector<VersionRequest>> fallback_;
 };

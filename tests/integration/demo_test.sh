@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs the scenario of scripts/demo against built binaries and checks what a
 # reader of the demo is told: v1 calls reach only v1 instances, v3 fails with
-# the "no instance ... matches version" message, v2 fails once its instance
-# is stopped, the demo exits 0 and leaves no process and no temp dir behind.
+# the "no instance ... matches version" message, the route document's rules
+# and sticky split, explain, a drain without failed calls, lanes, v2 failing
+# once its instance is stopped; the demo exits 0 and leaves no process and no
+# temp dir behind.
 #
 # Usage: demo_test.sh <scripts/demo> <dir with vlb_example_server/_client>
 set -euo pipefail
@@ -69,6 +71,9 @@ v3=$(section --version=v3)
 v2_after=$(section --version=v2)
 
 gateway=$(section --version=v1 --calls=3)
+laned=$(section --version=v1 --lane=feature-x --calls=2)
+unlaned=$(section --version=v1 --calls=2)
+lane_fallback=$(section --version=v2 --lane=feature-x --calls=1)
 # "uid-3 -> v1 (app-v1-b)": the user and the version side.
 sides=$(grep -E '^      uid-[0-9]+ -> ' "$out" | awk '{ print $1, $3 }')
 first_sides=$(head -n 20 <<<"$sides")
@@ -96,6 +101,20 @@ check "v3 fails with UNAVAILABLE naming the missing version" \
   grep -qF 'ERR UNAVAILABLE no instance of hwholiday.srv.app matches version "v3"' <<<"$v3"
 check "v2 fails after its instance stopped" \
   grep -qF 'ERR UNAVAILABLE no instance of hwholiday.srv.app matches version "v2"' <<<"$v2_after"
+check "the drain under load fails no call" \
+  grep -qxF '      failed calls: 0' "$out"
+check "after the drain only app-v1-b serves" \
+  grep -qE '^      calls [0-9]+-40, after it: +app-v1-b x[0-9]+$' "$out"
+check "explain names the sticky canary rule" \
+  grep -qE '^      RULE      canary \(sticky bucket [0-9]+\)$' "$out"
+check "explain says why the drained instance gets no calls" \
+  grep -qE '^      app-v1-a .* drained; undrained instances serve the call$' "$out"
+check "lane calls reach the laned instance" \
+  only_lines '^OK app-v1-x v1: call-[0-9]+$' "$laned"
+check "calls without a lane never reach it" \
+  only_lines '^OK app-v1-[ab] v1: call-[0-9]+$' "$unlaned"
+check "a lane without a matching instance falls back to the baseline" \
+  only_lines '^OK app-v2-a v2: call-1$' "$lane_fallback"
 check "no process of the demo left running" leftovers
 check "no temp dir left behind" [ -z "$(ls -A "$tmp/t")" ]
 

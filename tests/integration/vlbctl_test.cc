@@ -70,7 +70,7 @@ constexpr char kInvalid[] =
 
 // The command list vlbctl names in its usage errors.
 const std::string kCommandNames =
-    "list, watch, drain, undrain, weight, routes, help";
+    "list, watch, drain, undrain, weight, routes, explain, help";
 
 // What etcd holds at a key, as etcdctl sees it.
 struct EtcdValue {
@@ -173,20 +173,21 @@ class VlbctlTest : public ::testing::Test {
   // A real registration: vlb_register (built next to vlbctl) keeping
   // instance `id` of `service` registered until the returned process ends.
   // Waits for its key, so the record is there when this returns.
-  static std::unique_ptr<ChildProcess> Register(const std::string& service,
-                                                const std::string& id,
-                                                const std::string& address,
-                                                uint32_t weight = 1) {
+  static std::unique_ptr<ChildProcess> Register(
+      const std::string& service, const std::string& id,
+      const std::string& address, uint32_t weight = 1,
+      const std::string& version = "v1", const std::string& lane = "") {
     const std::string bin = VLBCTL_BIN;
     ChildProcess::Options options;
     options.program = bin.substr(0, bin.rfind('/') + 1) + "vlb_register";
     options.args = {"--service=" + service,
                     "--id=" + id,
-                    "--version=v1",
+                    "--version=" + version,
                     "--address=" + address,
                     absl::StrCat("--weight=", weight),
                     "--ttl_seconds=10",
                     "--etcd=" + etcd_->endpoint()};
+    if (!lane.empty()) options.args.push_back("--lane=" + lane);
     absl::StatusOr<std::unique_ptr<ChildProcess>> child =
         ChildProcess::Spawn(options);
     EXPECT_TRUE(child.ok()) << child.status();
@@ -233,6 +234,7 @@ TEST_F(VlbctlTest, HelpOfTheToolAndOfEveryCommandExitsZero) {
                                              {"drain", "--help"},
                                              {"undrain", "--help"},
                                              {"weight", "--help"},
+                                             {"explain", "--help"},
                                              {"help", "weight"}}) {
     const CommandResult help = Run(VLBCTL_BIN, args);
     EXPECT_EQ(help.exit_code, 0) << args.back() << help.stderr_text;
@@ -241,8 +243,8 @@ TEST_F(VlbctlTest, HelpOfTheToolAndOfEveryCommandExitsZero) {
     EXPECT_THAT(help.stdout_text, HasSubstr("--output ")) << args.back();
   }
   const CommandResult tool = Run(VLBCTL_BIN, {"--help"});
-  for (const char* command :
-       {"routes ", "list ", "watch ", "drain ", "undrain ", "weight "}) {
+  for (const char* command : {"routes ", "list ", "watch ", "drain ",
+                              "undrain ", "weight ", "explain "}) {
     EXPECT_THAT(tool.stdout_text, HasSubstr(command));
   }
   EXPECT_THAT(Run(VLBCTL_BIN, {"list", "--help"}).stdout_text,
@@ -292,6 +294,14 @@ TEST_F(VlbctlTest, BadCommandLinesExitTwoAndSayWhy) {
            {{"weight", "a.b", "x", "+5"}, "N: \"+5\""},
            {{"watch"}, "usage: vlbctl watch SERVICE"},
            {{"watch", "a.b", "--max_events=-1"}, "--max_events"},
+           {{"explain"}, "usage: vlbctl explain SERVICE"},
+           {{"explain", "a/b"}, "SERVICE: "},
+           {{"explain", "a.b", "--header=novalue"}, "--header: \"novalue\""},
+           {{"explain", "a.b", "--caller=gateway"}, "not SERVICE@VERSION"},
+           {{"explain", "a.b", "--fallback=^"},
+            "VersionPolicyOptions.fallback[0]"},
+           {{"explain", "a.b", "--strict_lanes=Bad Lane"},
+            "VersionPolicyOptions.strict_lanes[0]"},
        }) {
     const CommandResult result = Vlbctl(c.args);
     const std::string what = c.args.empty() ? "(none)" : c.args.back();
@@ -510,15 +520,90 @@ TEST_F(VlbctlTest, AnUnreachableEtcdFailsNamingTheEndpoint) {
        std::vector<std::vector<std::string>>{
            {"routes", "get", "vlb.test.down"},
            {"routes", "set", "vlb.test.down", WriteFile("down.json", kPinned)},
-           {"routes", "delete", "vlb.test.down"}}) {
+           {"routes", "delete", "vlb.test.down"},
+           {"explain", "vlb.test.down"}}) {
     std::vector<std::string> with_etcd = args;
     with_etcd.push_back(absl::StrCat("--etcd=", endpoint));
     with_etcd.push_back("--timeout=2s");
     const CommandResult result = Run(VLBCTL_BIN, with_etcd);
     EXPECT_EQ(result.exit_code, 1) << args[1];
     EXPECT_THAT(result.stderr_text, HasSubstr(endpoint)) << args[1];
-    EXPECT_THAT(result.stderr_text, HasSubstr("/vlb/routes/vlb.test.down"))
-        << args[1];
+    if (args[0] == "routes") {
+      EXPECT_THAT(result.stderr_text, HasSubstr("/vlb/routes/vlb.test.down"))
+          << args[1];
+    }
+  }
+}
+
+// explain runs the clients' rule engine and pick table over what etcd holds.
+TEST_F(VlbctlTest, ExplainNamesTheRuleTheRequestAndWhoIsEligible) {
+  const std::string service = "vlb.explain.svc";
+  std::vector<std::unique_ptr<ChildProcess>> instances;
+  instances.push_back(Register(service, "x-1", "127.0.0.1:9021", 1, "v1"));
+  instances.push_back(Register(service, "x-2", "127.0.0.1:9022", 1, "v1"));
+  instances.push_back(Register(service, "x-3", "127.0.0.1:9023", 1, "v2"));
+  instances.push_back(
+      Register(service, "x-4", "127.0.0.1:9024", 1, "v1", "feature-x"));
+  for (const auto& i : instances) ASSERT_NE(i, nullptr);
+  ASSERT_EQ(Vlbctl({"drain", service, "x-2"}).exit_code, 0);
+  ASSERT_EQ(
+      Vlbctl({"routes", "set", service, WriteFile("explain.json", R"({"rules": [
+      {"name": "gw", "when": {"callerService": "hw.gateway"}, "version": "v2"},
+      {"name": "beta", "when": {"header": {"x-beta": "1"}}, "version": "v2"}]})")})
+          .exit_code,
+      0);
+  // The verdicts of `vlbctl explain service args... --output=json`.
+  auto explain = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"explain", service});
+    args.push_back("--output=json");
+    const CommandResult result = Vlbctl(args);
+    EXPECT_EQ(result.exit_code, 0) << result.stderr_text;
+    json out = json::parse(result.stdout_text, nullptr, false);
+    EXPECT_TRUE(out.is_object()) << result.stdout_text;
+    std::map<std::string, std::string> verdicts;
+    if (!out.is_object()) return std::make_pair(out, verdicts);
+    for (const json& v : out["instances"]) {
+      verdicts[v["id"]] = v["eligible"].get<bool>() ? "yes" : v["reason"];
+    }
+    return std::make_pair(out, verdicts);
+  };
+  auto [v1, v1_verdicts] = explain({"--version=v1"});
+  EXPECT_EQ(v1["rule"], "");
+  EXPECT_EQ(v1["request"], "v1");
+  EXPECT_EQ(v1["outcome"], "picked");
+  EXPECT_EQ(v1_verdicts, (std::map<std::string, std::string>{
+                             {"x-1", "yes"},
+                             {"x-2",
+                              "drained; undrained instances serve the "
+                              "call"},
+                             {"x-3", "version \"v2\" does not match \"v1\""},
+                             {"x-4",
+                              "in lane \"feature-x\"; the call has "
+                              "none"}}));
+  auto [beta, beta_verdicts] = explain({"--version=v1", "--header=x-beta=1"});
+  EXPECT_EQ(beta["rule"], "beta");
+  EXPECT_EQ(beta["source"], "route rule");
+  EXPECT_EQ(beta_verdicts["x-3"], "yes");
+  auto [gw, gw_verdicts] = explain({"--caller=hw.gateway@1.0.0"});
+  EXPECT_EQ(gw["rule"], "gw");
+  EXPECT_EQ(gw_verdicts["x-3"], "yes");
+  auto [lane, lane_verdicts] = explain({"--version=v1", "--lane=feature-x"});
+  EXPECT_EQ(lane["lane_outcome"], "in lane");
+  EXPECT_EQ(lane_verdicts["x-4"], "yes");
+  EXPECT_EQ(lane_verdicts["x-1"],
+            "baseline; lane \"feature-x\" serves the call");
+  auto [none, none_verdicts] = explain({"--version=v3"});
+  EXPECT_THAT(none["outcome"].get<std::string>(),
+              HasSubstr("no instance of vlb.explain.svc matches version "
+                        "\"v3\""));
+
+  const CommandResult table =
+      Vlbctl({"explain", service, "--version=v1", "--header=x-beta=1"});
+  ASSERT_EQ(table.exit_code, 0) << table.stderr_text;
+  for (const char* text :
+       {"RULE      beta", "REQUEST   \"v2\" (from route rule)",
+        "OUTCOME   picked", "WHY NOT"}) {
+    EXPECT_THAT(table.stdout_text, HasSubstr(text));
   }
 }
 

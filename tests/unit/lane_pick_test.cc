@@ -105,12 +105,11 @@ TEST_P(LanePickTest, UnknownLaneUsesTheBaseline) {
               ElementsAre(0));
 }
 
-TEST_P(LanePickTest, LaneWithoutAReadyMatchFallsBackToTheBaseline) {
-  auto table =
-      Table({E("v1"), E("v2", "feature-x"), E("v1", "feature-y"),
-             E("v1", "feature-z", kConnecting), E("v1", "feature-w", kFailed)});
-  // Wrong version in the lane, ready elsewhere; still connecting; failed.
-  for (const char* lane : {"feature-x", "feature-z", "feature-w"}) {
+TEST_P(LanePickTest, LaneWithoutAServingMatchFallsBackToTheBaseline) {
+  auto table = Table({E("v1"), E("v2", "feature-x"), E("v1", "feature-y"),
+                      E("v1", "feature-w", kFailed)});
+  // Wrong version in the lane, ready elsewhere; failed.
+  for (const char* lane : {"feature-x", "feature-w"}) {
     EXPECT_THAT(Reached(*table, "v1", {lane}, Lane::kBaseline), ElementsAre(0))
         << lane;
   }
@@ -118,11 +117,46 @@ TEST_P(LanePickTest, LaneWithoutAReadyMatchFallsBackToTheBaseline) {
               ElementsAre(2));
 }
 
-TEST_P(LanePickTest, FallbacksApplyInTheLaneFirst) {
-  auto table = Table({E("v1"), E("v2", "feature-x")}, R"("fallback": ["*"])");
-  EXPECT_THAT(Reached(*table, "v1", {"feature-x"}, Lane::kInLane),
+TEST_P(LanePickTest, ConnectingLaneInstancesAreWaitedFor) {
+  auto table = Table({E("v1"), E("v1", "feature-z", kConnecting)});
+  PickResult r = table->Pick("v1", {"feature-z"});
+  EXPECT_EQ(r.kind, Kind::kQueue);
+  EXPECT_EQ(r.lane, Lane::kInLane);
+}
+
+TEST_P(LanePickTest, TheLaneWinsAtTheSameFallbackStep) {
+  auto table = Table({E("v1"), E("v2", "feature-x"), E("v3")},
+                     R"("fallback": ["v3", "*"])");
+  // The baseline matches the request itself, the lane only a fallback.
+  EXPECT_THAT(Reached(*table, "v1", {"feature-x"}, Lane::kBaseline),
+              ElementsAre(0));
+  EXPECT_THAT(Reached(*table, "v2", {"feature-x"}, Lane::kInLane),
               ElementsAre(1));
-  EXPECT_THAT(Reached(*table, "v1", {}, Lane::kNone), ElementsAre(0));
+  // Both need "*": the lane wins the tie.
+  auto star = Table({E("v1"), E("v2", "feature-x")}, R"("fallback": ["*"])");
+  EXPECT_THAT(Reached(*star, "v9", {"feature-x"}, Lane::kInLane),
+              ElementsAre(1));
+  // The baseline's fallback "v3" comes before the lane's "*".
+  EXPECT_THAT(Reached(*table, "v9", {"feature-x"}, Lane::kBaseline),
+              ElementsAre(2));
+}
+
+TEST_P(LanePickTest, ChoosingBetweenLanesRotatesOnlyTheWinner) {
+  // A baseline rotation that advanced on every lane call would, with lane
+  // and plain calls alternating, give every plain call the same instance.
+  // Here both partitions resolve "v9" through "*" and the lane wins.
+  auto table =
+      Table({E("v1"), E("v1"), E("v2", "feature-x")}, R"("fallback": ["*"])");
+  std::map<uint32_t, int> plain;
+  for (int i = 0; i < 40; ++i) {
+    PickResult in_lane = table->Pick("v9", {"feature-x"});
+    ASSERT_EQ(in_lane.kind, Kind::kPicked);
+    EXPECT_EQ(in_lane.endpoint, 2u);
+    PickResult r = table->Pick("v9");
+    ASSERT_EQ(r.kind, Kind::kPicked);
+    ++plain[r.endpoint];
+  }
+  EXPECT_EQ(plain.size(), 2u);
 }
 
 TEST_P(LanePickTest, StrictLanesNeverUseTheBaseline) {
@@ -139,6 +173,20 @@ TEST_P(LanePickTest, StrictLanesNeverUseTheBaseline) {
   EXPECT_EQ(table->Pick("v1", {"feature-z"}).kind, Kind::kQueue);
   EXPECT_THAT(Reached(*table, "v2", {"feature-x"}, Lane::kInLane),
               ElementsAre(1));
+}
+
+TEST_P(LanePickTest, AStrictLaneWithoutInstancesFails) {
+  auto table =
+      Table({E("v1"), E("v1", "feature-y")}, R"("strictLanes": ["feature-x"])");
+  PickResult r = table->Pick("v1", {"feature-x"});
+  EXPECT_EQ(r.kind, Kind::kNoMatch);
+  EXPECT_EQ(table->FailureStatus(r, "v1", "feature-x").message(),
+            "no instance of hwholiday.srv.user is in strict lane "
+            "\"feature-x\"");
+  auto no_lanes = Table({E("v1")});
+  EXPECT_EQ(no_lanes->Pick("v1", {"feature-x", /*strict=*/true}).kind,
+            Kind::kNoMatch);
+  EXPECT_EQ(no_lanes->Pick("v1", {"feature-x"}).kind, Kind::kPicked);
 }
 
 TEST_P(LanePickTest, ARuleCanMakeALaneStrict) {
@@ -158,7 +206,7 @@ TEST_P(LanePickTest, QueuesForTheLaneWhenTheBaselineCannotServe) {
   EXPECT_EQ(r.kind, Kind::kNoMatch);
   EXPECT_EQ(r.lane, Lane::kBaseline);
   EXPECT_THAT(table->FailureStatus(r, "v3", "feature-x").message(),
-              HasSubstr("lane \"feature-x\" has no ready match"));
+              HasSubstr("lane \"feature-x\" has no reachable match"));
 }
 
 TEST_P(LanePickTest, RoutedRequestsHonourLanes) {

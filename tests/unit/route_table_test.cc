@@ -62,6 +62,18 @@ TEST(RouteTableTest, FirstMatchingRuleDecides) {
   EXPECT_EQ(Evaluate(*table, {}).rule, 0);
 }
 
+TEST(RouteTableTest, RuleNamesAreThoseOfTheDocumentsIndices) {
+  // The caller rule (index 0) is dropped for this process; decisions still
+  // index the document, and so do names.
+  auto table = Compile(kExample);
+  ASSERT_NE(table, nullptr);
+  const RouteDecision d = Evaluate(*table, {"v1", {{"x-beta", "1"}}});
+  ASSERT_EQ(d.rule, 1);
+  EXPECT_EQ(table->rule_name(d.rule), "beta-users");
+  EXPECT_EQ(table->rule_name(0), "gateway-v2-needs-app-v3");
+  EXPECT_EQ(table->num_rules_in_document(), 3u);
+}
+
 TEST(RouteTableTest, CallerRulesApplyOnlyToTheirCaller) {
   auto gateway_v1 = Compile(kExample, {"hwholiday.srv.gateway", "1.9.0"});
   auto other = Compile(kExample, {"hwholiday.srv.web", "2.0.0"});

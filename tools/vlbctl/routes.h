@@ -3,6 +3,9 @@
 #ifndef VLB_TOOLS_VLBCTL_ROUTES_H_
 #define VLB_TOOLS_VLBCTL_ROUTES_H_
 
+#include <string>
+
+#include "absl/flags/declare.h"
 #include "vlbctl/command.h"
 
 namespace vlb::vlbctl {
@@ -10,5 +13,8 @@ namespace vlb::vlbctl {
 Command RoutesCommand();
 
 }  // namespace vlb::vlbctl
+
+// --routes_root, which `explain` reads too.
+ABSL_DECLARE_FLAG(std::string, routes_root);
 
 #endif  // VLB_TOOLS_VLBCTL_ROUTES_H_
