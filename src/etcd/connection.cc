@@ -20,8 +20,13 @@ std::shared_ptr<grpc::Channel> NewChannel(const std::string& endpoint,
   // Reconnect quickly after an etcd restart; gRPC's default starts at 1 s
   // and grows to 120 s, far too slow for a registry.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  // In gRPC 1.51 the "min reconnect backoff" is the least time a connection
+  // attempt (TCP, TLS, HTTP/2 settings) gets, not a pause between attempts
+  // (subchannel.cc). At 100 ms a loaded machine times out its first
+  // connect ("tcp handshaker shutdown") and the first request fails; 1 s
+  // keeps connects to a hung member short without failing slow ones.
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 1000);
   // Detect a dead peer under a long-lived stream. etcd's default
   // enforcement allows pings every 5 s while streams are open.
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
