@@ -43,6 +43,22 @@ struct LanePartition {
   }
 };
 
+// What a call asks each partition for: its header text, or Build()'s
+// routed request `routed`; with the scratch space a resolution outside the
+// cache needs, one per partition asked.
+struct CallRequest {
+  std::optional<absl::string_view> requested;
+  std::optional<size_t> routed;
+  std::optional<Partition::Scratch> lane_scratch;
+  std::optional<Partition::Scratch> base_scratch;
+
+  const Resolution& In(const Partition& p,
+                       std::optional<Partition::Scratch>* scratch) const {
+    return routed.has_value() ? p.ResolveRouted(*routed, scratch)
+                              : p.Resolve(requested, scratch);
+  }
+};
+
 // The partition that serves a call and its resolution there; a null
 // partition: a strict lane no endpoint has.
 struct LaneChoice {
@@ -80,27 +96,25 @@ struct PickTable::Impl {
     return nullptr;
   }
 
-  // Where a call of `lane` is served (pick_table.h): `resolve(partition,
-  // scratch)` gives a partition's resolution for the call. The lane wins
+  // Where a call of `lane` is served (pick_table.h): `call->In(partition)`
+  // gives a partition's resolution for the call. The lane wins
   // when it can serve the call at the same request or fallback step as the
   // baseline or an earlier one (LaneWins); nothing is rotated here, so the
   // losing partition's counters do not move.
-  template <typename Resolve>
-  LaneChoice Choose(LaneRequest lane, Resolve resolve,
-                    std::optional<Partition::Scratch>* lane_scratch,
-                    std::optional<Partition::Scratch>* base_scratch) const {
+  LaneChoice Choose(LaneRequest lane, CallRequest* call) const {
     const LanePartition* own = Find(lane.name);
     if (own == nullptr) {
       if (!lane.name.empty() && (lane.strict || IsStrict(lane.name))) {
         return LaneChoice{nullptr, nullptr, PickResult::Lane::kInLane};
       }
-      return LaneChoice{&baseline, &resolve(*baseline.partition, base_scratch),
+      return LaneChoice{&baseline,
+                        &call->In(*baseline.partition, &call->base_scratch),
                         PickResult::Lane::kNone};
     }
-    const Resolution& in_lane = resolve(*own->partition, lane_scratch);
+    const Resolution& in_lane = call->In(*own->partition, &call->lane_scratch);
     const LaneChoice lane_choice{own, &in_lane, PickResult::Lane::kInLane};
     if (own->strict || lane.strict || Decided(in_lane)) return lane_choice;
-    const Resolution& base = resolve(*baseline.partition, base_scratch);
+    const Resolution& base = call->In(*baseline.partition, &call->base_scratch);
     return LaneWins(in_lane, base)
                ? lane_choice
                : LaneChoice{&baseline, &base, PickResult::Lane::kBaseline};
@@ -210,15 +224,8 @@ ABSL_ATTRIBUTE_NOINLINE PickResult
 PickTable::PickWithLanes(std::optional<absl::string_view> requested,
                          std::optional<size_t> routed, LaneRequest lane) const {
   const Impl& t = *impl_;
-  std::optional<Partition::Scratch> lane_scratch;
-  std::optional<Partition::Scratch> base_scratch;
-  auto resolve =
-      [&](const Partition& p,
-          std::optional<Partition::Scratch>* scratch) -> const Resolution& {
-    return routed.has_value() ? p.ResolveRouted(*routed, scratch)
-                              : p.Resolve(requested, scratch);
-  };
-  return t.Finish(t.Choose(lane, resolve, &lane_scratch, &base_scratch));
+  CallRequest call{requested, routed, std::nullopt, std::nullopt};
+  return t.Finish(t.Choose(lane, &call));
 }
 
 PickResult PickTable::Pick(std::optional<absl::string_view> requested,
@@ -246,16 +253,8 @@ std::vector<uint32_t> PickTable::Eligible(
     std::optional<absl::string_view> requested, std::optional<size_t> routed,
     LaneRequest lane, PickResult* result) const {
   const Impl& t = *impl_;
-  std::optional<Partition::Scratch> lane_scratch;
-  std::optional<Partition::Scratch> base_scratch;
-  auto resolve =
-      [&](const Partition& p,
-          std::optional<Partition::Scratch>* scratch) -> const Resolution& {
-    return routed.has_value() ? p.ResolveRouted(*routed, scratch)
-                              : p.Resolve(requested, scratch);
-  };
-  const LaneChoice choice =
-      t.Choose(lane, resolve, &lane_scratch, &base_scratch);
+  CallRequest call{requested, routed, std::nullopt, std::nullopt};
+  const LaneChoice choice = t.Choose(lane, &call);
   std::vector<uint32_t> members;
   if (choice.partition == nullptr) {
     *result = Impl::EmptyStrictLane();
