@@ -258,6 +258,9 @@ std::vector<uint32_t> PickTable::Eligible(
   std::vector<uint32_t> members;
   if (choice.partition == nullptr) {
     *result = Impl::EmptyStrictLane();
+    // Where the request came from, as the baseline resolves it.
+    result->source =
+        call.In(*t.baseline.partition, &call.base_scratch).outcome.source;
     return members;
   }
   *result = choice.resolution->outcome;

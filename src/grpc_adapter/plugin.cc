@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "balancer/version.h"
+#include "common/process_identity.h"
 #include "etcd/public_options.h"
 #include "grpc_adapter/core.h"
 #include "grpc_adapter/etcd_resolver.h"
@@ -140,6 +141,13 @@ internal::CallerIdentity CurrentCaller() {
   if (const char* v = std::getenv("VLB_CALLER_VERSION");
       caller.version.empty() && v != nullptr) {
     caller.version = v;
+  }
+  // Else the first registrar's service and version, the natural default.
+  if (caller.service.empty() && caller.version.empty()) {
+    internal::RegisteredIdentity registered =
+        internal::CurrentRegisteredIdentity();
+    caller.service = std::move(registered.service);
+    caller.version = std::move(registered.version);
   }
   return caller;
 }

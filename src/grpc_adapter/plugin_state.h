@@ -12,8 +12,10 @@ namespace vlb::grpc_adapter {
 // before any).
 PluginOptions CurrentPluginOptions();
 
-// The caller identity route rules see (PluginOptions.caller_*, else the
-// VLB_CALLER_SERVICE / VLB_CALLER_VERSION environment variables).
+// The caller identity route rules see: PluginOptions.caller_*, else the
+// VLB_CALLER_SERVICE / VLB_CALLER_VERSION environment variables, else the
+// service and version of the process's first vlb::Registrar
+// (common/process_identity.h). Thread-safe; reads the environment.
 internal::CallerIdentity CurrentCaller();
 
 }  // namespace vlb::grpc_adapter

@@ -28,6 +28,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/backoff.h"
+#include "common/process_identity.h"
 #include "etcd/client.h"
 #include "registry/registrar_internal.h"
 #include "registry/registrar_options.h"
@@ -620,6 +621,9 @@ absl::StatusOr<std::unique_ptr<Registrar>> Registrar::Create(
   absl::StatusOr<std::unique_ptr<etcd::Client>> client =
       etcd::Client::Create(*std::move(client_options));
   if (!client.ok()) return client.status();
+  // The process is, by default, the service it registers (route rules'
+  // callerService/callerVersion; common/process_identity.h).
+  internal::RecordRegisteredIdentity(options.service_name, options.version);
   // Validates again (cheap, idempotent): one path for tests and users.
   return internal::CreateRegistrar(std::move(options), std::move(callback),
                                    *std::move(client));

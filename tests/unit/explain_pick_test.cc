@@ -142,6 +142,8 @@ TEST(ExplainPickTest, FailuresCarryTheClientsMessage) {
   Explanation strict =
       Explain({"v1", "feature-q"}, "", R"({"strictLanes": ["feature-q"]})");
   EXPECT_TRUE(strict.strict_lane);
+  EXPECT_EQ(strict.request, "v1");
+  EXPECT_EQ(strict.source, "header");
   EXPECT_THAT(strict.outcome, HasSubstr("is in strict lane \"feature-q\""));
   Explanation bad = Explain({"1..2"});
   EXPECT_THAT(bad.outcome, HasSubstr("invalid version request \"1..2\""));
