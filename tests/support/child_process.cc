@@ -252,6 +252,32 @@ absl::Status ChildProcess::Kill(int signal) {
   return absl::OkStatus();
 }
 
+absl::Status ChildProcess::Suspend(absl::Duration timeout) {
+  if (absl::Status sent = Kill(SIGSTOP); !sent.ok()) return sent;
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::Duration pause = absl::Microseconds(100);
+  while (!reaped_) {
+    int status = 0;
+    pid_t r = waitpid(pid_, &status, WUNTRACED | WNOHANG);
+    if (r == pid_ && WIFSTOPPED(status)) return absl::OkStatus();
+    if (r == pid_ || (r < 0 && errno == ECHILD)) {
+      reaped_ = true;
+      wait_status_ = status;
+      break;
+    }
+    if (r < 0 && errno != EINTR) return ErrnoError("waitpid", errno);
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("process ", pid_, " not stopped ",
+                       absl::FormatDuration(timeout), " after SIGSTOP"));
+    }
+    absl::SleepFor(pause);
+    pause = std::min(pause * 2, absl::Milliseconds(10));
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("process ", pid_, " exited instead of stopping"));
+}
+
 absl::StatusOr<int> ChildProcess::Wait(absl::Duration timeout) {
   if (!reaped_) {
     if (!ReapWithin(pid_, wait_status_, timeout)) {

@@ -55,6 +55,13 @@ class ChildProcess {
   // Sends `signal`; a no-op once the child has been reaped.
   absl::Status Kill(int signal);
 
+  // SIGSTOPs the child and waits up to `timeout` until all its threads have
+  // stopped. kill() alone returns before that: the kernel stops a process
+  // only once one of its threads dequeues the signal, and until then the
+  // others run on (for milliseconds on a loaded machine). FailedPrecondition
+  // if the child exited instead.
+  absl::Status Suspend(absl::Duration timeout);
+
   // Waits up to `timeout` for the child to exit and reaps it. Returns the raw
   // wait status (use WIFEXITED() and friends), or DeadlineExceeded.
   absl::StatusOr<int> Wait(absl::Duration timeout);

@@ -301,7 +301,7 @@ void EtcdProcess::Kill() {
 
 absl::Status EtcdProcess::Pause() {
   if (process_ == nullptr) return absl::FailedPreconditionError("not running");
-  return process_->Kill(SIGSTOP);
+  return process_->Suspend(absl::Seconds(10));
 }
 
 absl::Status EtcdProcess::Resume() {
