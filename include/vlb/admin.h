@@ -73,13 +73,15 @@ class AdminClient {
 
   // Every service found: a service is a key prefix /a/b/c/ holding at least
   // one decodable instance record /a/b/c/<id> (README, "Which records are
-  // instances"). Sorted by name. Cost: one read of every key under "/" and
-  // one LeaseTimeToLive per distinct lease.
+  // instances"). Sorted by name. Cost: a read of every key under "/", in
+  // pages of 1,000 keys at one revision (a consistent snapshot; started over
+  // up to twice if etcd compacts it away meanwhile), and one
+  // LeaseTimeToLive per distinct lease.
   virtual absl::StatusOr<std::vector<ServiceListing>> ListServices() = 0;
 
   // The instances of `service` (InvalidArgument for a bad name; an empty
-  // listing when it has none). Cost: one prefix read, one LeaseTimeToLive
-  // per distinct lease.
+  // listing when it has none). Cost: a prefix read, paged as above, and one
+  // LeaseTimeToLive per distinct lease.
   virtual absl::StatusOr<ServiceListing> ListInstances(
       absl::string_view service) = 0;
 

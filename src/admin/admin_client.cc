@@ -1,6 +1,6 @@
-// AdminClient (vlb/admin.h) on the internal etcd client: listings from one
-// range read, edits as compare-and-swap transactions on the key's mod
-// revision that keep the record's lease.
+// AdminClient (vlb/admin.h) on the internal etcd client: listings from
+// paged range reads at one revision, edits as compare-and-swap transactions on
+// the key's mod revision that keep the record's lease.
 #include <functional>
 #include <map>
 #include <memory>
@@ -29,6 +29,11 @@ using etcdserverpb::TxnRequest;
 // A read-modify-write loses to a concurrent writer at most this often
 // before the edit gives up (a registrar rewrites its record rarely).
 constexpr int kMaxEditAttempts = 5;
+
+// Keys per range read of a listing, and how often a listing starts over
+// when etcd compacts its snapshot away between two pages.
+constexpr int64_t kPageSize = 1000;
+constexpr int kMaxReads = 3;
 
 absl::Status CheckInstanceName(absl::string_view service,
                                absl::string_view id) {
@@ -123,19 +128,19 @@ class AdminClientImpl final : public AdminClient {
 
   // Every key under `prefix`, grouped by service, with lease TTLs.
   absl::StatusOr<Listings> ReadListings(const std::string& prefix) {
-    RangeRequest request;
-    request.set_key(prefix);
-    request.set_range_end(etcd::PrefixRangeEnd(prefix));
-    absl::StatusOr<RangeResponse> response = client_->Range(request);
-    if (!response.ok()) return response.status();
     Listings listings;
-    listings.revision = response->header().revision();
-    for (const mvccpb::KeyValue& kv : response->kvs()) {
-      internal::AddKey(kv, listings.by_service);
+    absl::Status read = ReadPages(prefix, listings);
+    // The snapshot's revision was compacted between two pages: start over
+    // at the newest one.
+    for (int attempt = 1; absl::IsOutOfRange(read) && attempt < kMaxReads;
+         ++attempt) {
+      listings = Listings();
+      read = ReadPages(prefix, listings);
     }
+    if (!read.ok()) return read;
     std::map<int64_t, std::optional<absl::Duration>> ttls;
     for (auto& [name, listing] : listings.by_service) {
-      listing.revision = response->header().revision();
+      listing.revision = listings.revision;
       internal::SortListing(listing);
       for (InstanceListing& instance : listing.instances) {
         absl::StatusOr<std::optional<absl::Duration>> left =
@@ -145,6 +150,30 @@ class AdminClientImpl final : public AdminClient {
       }
     }
     return listings;
+  }
+
+  // Reads the keys under `prefix` in pages of kPageSize, all at the first
+  // page's revision (one consistent snapshot), so that no response grows
+  // with the store: listing every service reads the whole keyspace.
+  absl::Status ReadPages(const std::string& prefix, Listings& listings) {
+    RangeRequest request;
+    request.set_key(prefix);
+    request.set_range_end(etcd::PrefixRangeEnd(prefix));
+    request.set_limit(kPageSize);
+    while (true) {
+      absl::StatusOr<RangeResponse> page = client_->Range(request);
+      if (!page.ok()) return page.status();
+      if (request.revision() == 0) {
+        listings.revision = page->header().revision();
+        request.set_revision(listings.revision);
+      }
+      for (const mvccpb::KeyValue& kv : page->kvs()) {
+        internal::AddKey(kv, listings.by_service);
+      }
+      if (!page->more() || page->kvs().empty()) return absl::OkStatus();
+      // The smallest key after the page's last one.
+      request.set_key(page->kvs(page->kvs_size() - 1).key() + '\0');
+    }
   }
 
   // The lease's remaining TTL, asked once per lease and listing.

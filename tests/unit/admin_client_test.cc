@@ -145,6 +145,55 @@ TEST_F(AdminClientTest, ListsEveryServiceWithARecord) {
   EXPECT_THAT(Ids((*services)[0]), ElementsAre("a"));
 }
 
+TEST_F(AdminClientTest, ListsAKeyspaceLargerThanOnePageInFull) {
+  // 2,500 records, 1,000 keys a page: three range reads, every record
+  // listed once, under the revision of the first page.
+  constexpr int kPerService = 1250;
+  for (int i = 0; i < kPerService; ++i) {
+    const std::string id = absl::StrCat("i", 10000 + i);
+    etcd_.Put(absl::StrCat("/hwholiday/srv/app/", id),
+              Record(id, "127.0.0.1:1"));
+    etcd_.Put(absl::StrCat("/hwholiday/srv/user/", id),
+              Record(id, "127.0.0.1:2"));
+  }
+  const int64_t revision = etcd_.revision();
+  const absl::Time before = etcd_.Now();
+  absl::StatusOr<std::vector<ServiceListing>> services = admin_->ListServices();
+  ASSERT_TRUE(services.ok()) << services.status();
+  EXPECT_EQ(etcd_.CallsOf("Range", before).size(), 3u);
+  ASSERT_EQ(services->size(), 2u);
+  for (const ServiceListing& service : *services) {
+    EXPECT_EQ(service.instances.size(), static_cast<size_t>(kPerService))
+        << service.service;
+    EXPECT_EQ(service.revision, revision);
+  }
+  EXPECT_EQ((*services)[0].instances.front().id, "i10000");
+  EXPECT_EQ((*services)[0].instances.back().id, "i11249");
+}
+
+TEST_F(AdminClientTest, ListingStartsOverWhenItsSnapshotIsCompacted) {
+  for (int i = 0; i < 1500; ++i) {
+    const std::string id = absl::StrCat("i", 10000 + i);
+    etcd_.Put(absl::StrCat("/hwholiday/srv/app/", id),
+              Record(id, "127.0.0.1:1"));
+  }
+  int ranges = 0;
+  etcd_.SetCallHook([&](const FakeCall& call) {
+    // The second page's revision is gone once: etcd answers OUT_OF_RANGE.
+    if (call.method == "Range" && ++ranges == 2) {
+      return FakeCallOutcome{
+          absl::OutOfRangeError(
+              "etcdserver: mvcc: required revision has been compacted"),
+          absl::ZeroDuration()};
+    }
+    return FakeCallOutcome{};
+  });
+  absl::StatusOr<ServiceListing> listing = admin_->ListInstances(kService);
+  ASSERT_TRUE(listing.ok()) << listing.status();
+  EXPECT_EQ(listing->instances.size(), 1500u);  // nothing twice
+  EXPECT_EQ(ranges, 4);  // page 1, failed page 2, then both again
+}
+
 TEST_F(AdminClientTest, ListOfAnUnknownServiceIsEmptyAndABadNameAnError) {
   absl::StatusOr<ServiceListing> listing = admin_->ListInstances("no.such");
   ASSERT_TRUE(listing.ok()) << listing.status();
