@@ -24,12 +24,19 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 
 namespace vlb::testing {
 namespace {
 
 // Per direction; reading stops while this much waits to be written.
 constexpr size_t kMaxBuffered = size_t{256} * 1024;
+// A connection whose dialer could not be named is asked about again this
+// often, for this long: the dialer's pid may not have been recorded yet, and
+// /proc/net/tcp, read while sockets come and go, can miss a line.
+constexpr absl::Duration kReidentifyEvery = absl::Milliseconds(20);
+constexpr absl::Duration kReidentifyFor = absl::Seconds(3);
 
 absl::Status ErrnoError(absl::string_view what) {
   return absl::InternalError(absl::StrCat(what, ": ", std::strerror(errno)));
@@ -168,8 +175,13 @@ int FindSocketOwner(const sockaddr_in& address,
 }
 
 struct TcpProxy::Connection {
-  Connection(int dialer, int target, int source_id)
-      : a(dialer), b(target), source(source_id) {}
+  Connection(int dialer, int target, const sockaddr_in& dialer_address,
+             int source_id)
+      : a(dialer),
+        b(target),
+        peer(dialer_address),
+        source(source_id),
+        accepted_at(absl::Now()) {}
   ~Connection() {
     close(a);
     close(b);
@@ -177,10 +189,13 @@ struct TcpProxy::Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  const int a;  // accepted from the dialer
-  const int b;  // to the target
-  const int source;
-  std::string a_to_b;  // read from a, not yet written to b
+  const int a;             // accepted from the dialer
+  const int b;             // to the target
+  const sockaddr_in peer;  // the dialer's address
+  int source;              // kUnknownSource until identified
+  const absl::Time accepted_at;
+  absl::Time identified_at = accepted_at;  // when `source` was last asked
+  std::string a_to_b;                      // read from a, not yet written to b
   std::string b_to_a;
   bool a_eof = false;  // a sent FIN
   bool b_eof = false;
@@ -295,6 +310,7 @@ void TcpProxy::Run() {
       cuts = cuts_;
       requested = cut_requested_;
     }
+    const bool asking = Reidentify();
     ApplyCuts(cuts);
     PublishStats();
     {
@@ -312,7 +328,10 @@ void TcpProxy::Run() {
       fds.push_back({c->a, a_events, 0});
       fds.push_back({c->b, b_events, 0});
     }
-    if (poll(fds.data(), fds.size(), -1) < 0) continue;  // EINTR
+    const int timeout_ms =
+        asking ? static_cast<int>(absl::ToInt64Milliseconds(kReidentifyEvery))
+               : -1;
+    if (poll(fds.data(), fds.size(), timeout_ms) < 0) continue;  // EINTR
     if (fds[0].revents != 0) {
       uint64_t count;
       ssize_t ignored = read(wake_fd_, &count, sizeof(count));
@@ -329,6 +348,23 @@ void TcpProxy::Run() {
     connections_ = std::move(kept);
     if (fds[1].revents != 0) Accept(cuts);
   }
+}
+
+bool TcpProxy::Reidentify() {
+  if (!options_.identify) return false;
+  const absl::Time now = absl::Now();
+  bool asking = false;
+  for (auto& c : connections_) {
+    if (c->source != kUnknownSource || now - c->accepted_at > kReidentifyFor) {
+      continue;
+    }
+    if (now - c->identified_at >= kReidentifyEvery) {
+      c->source = options_.identify(c->peer);
+      c->identified_at = now;
+    }
+    asking = asking || c->source == kUnknownSource;
+  }
+  return asking;
 }
 
 void TcpProxy::ApplyCuts(const Cuts& cuts) {
@@ -366,7 +402,8 @@ void TcpProxy::Accept(const Cuts& cuts) {
       continue;
     }
     SetNoDelay(fd);
-    connections_.push_back(std::make_unique<Connection>(fd, target, source));
+    connections_.push_back(
+        std::make_unique<Connection>(fd, target, peer, source));
     ++accepted_;
   }
 }

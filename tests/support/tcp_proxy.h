@@ -7,7 +7,8 @@
 // keeps redialing until Restore(). A cut covers every connection (Cut()) or
 // only those from given sources (CutFrom()), where a source is what the
 // Options::identify callback says a connecting socket belongs to; EtcdCluster
-// uses it to tell which etcd member dialed.
+// uses it to tell which etcd member dialed. A connection it cannot name is
+// asked about again every 20 ms for 3 s (and counts as unknown meanwhile).
 //
 // Thread-safety: all methods may be called from any thread. One thread per
 // proxy moves the data (poll(2) over all connections); Cut(), CutFrom() and
@@ -104,6 +105,9 @@ class TcpProxy {
   void WaitApplied(uint64_t generation);
   void Wake();
   void Run();
+  // Asks again who dialed the connections of unknown source (for a few
+  // seconds after each was accepted); true while some are still unknown.
+  bool Reidentify();
   void ApplyCuts(const Cuts& cuts);
   void Accept(const Cuts& cuts);
   // Moves data for one connection; false once it should be closed.
