@@ -160,7 +160,12 @@ void AddressBook::Publish() {
       auto [it, inserted] =
           index.try_emplace(std::string(address.key()), endpoints.size());
       if (inserted) endpoints.push_back(ResolvedEndpoint{address, shared, {}});
-      std::vector<std::string>& versions = endpoints[it->second].versions;
+      ResolvedEndpoint& endpoint = endpoints[it->second];
+      // The newest record's lane is the address's: an older record of
+      // another lane (a laned server killed, a baseline one started on its
+      // port) must not bring its versions across the lane boundary.
+      if (endpoint.instance->lane != w->instance.lane) continue;
+      std::vector<std::string>& versions = endpoint.versions;
       if (std::find(versions.begin(), versions.end(), w->instance.version) ==
           versions.end()) {
         versions.push_back(w->instance.version);

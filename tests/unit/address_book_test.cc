@@ -145,6 +145,30 @@ TEST_F(AddressBookTest, SharedAddressServesEveryVersionNewestRecordDescribes) {
   EXPECT_THAT(endpoints[1].versions, ElementsAre("v1"));
 }
 
+TEST_F(AddressBookTest, SharedAddressTakesVersionsOnlyFromItsOwnLane) {
+  // A laned v2 server was killed (its record lives on until its lease
+  // expires) and a baseline v1 server started on its port; the reverse on
+  // another port. Each address serves only its newest record's lane's
+  // versions: v2 calls of the baseline never reach the v1 process.
+  WatchedInstance killed_laned = Record("laned-old", "v2", "127.0.0.1:5", 10);
+  killed_laned.instance.lane = "feature-x";
+  WatchedInstance laned_new = Record("laned-new", "v3", "127.0.0.1:6", 20);
+  laned_new.instance.lane = "feature-x";
+  WatchedInstance same_lane = Record("laned-dup", "v4", "127.0.0.1:6", 15);
+  same_lane.instance.lane = "feature-x";
+  book_.Update(Snapshot(
+      {killed_laned, Record("base-new", "v1", "127.0.0.1:5", 20),
+       Record("base-old", "v1.1", "127.0.0.1:6", 10), laned_new, same_lane}));
+  ASSERT_EQ(world_.published().size(), 1u);
+  const std::vector<ResolvedEndpoint>& endpoints = world_.published()[0];
+  ASSERT_EQ(endpoints.size(), 2u);
+  EXPECT_EQ(endpoints[0].instance->id, "base-new");
+  EXPECT_THAT(endpoints[0].versions, ElementsAre("v1"));
+  EXPECT_EQ(endpoints[1].instance->id, "laned-new");
+  EXPECT_EQ(endpoints[1].instance->lane, "feature-x");
+  EXPECT_THAT(endpoints[1].versions, ElementsAre("v3", "v4"));
+}
+
 TEST_F(AddressBookTest, LiteralsNeedNoLookup) {
   book_.Update(Snapshot(
       {Record("a", "v1", "127.0.0.1:5", 1), Record("b", "v1", "[::1]:5", 2)}));
