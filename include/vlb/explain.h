@@ -43,8 +43,9 @@ struct ExplainedCall {
   std::optional<std::string> version;
   // Its lane (the lane header's value); empty: none.
   std::string lane;
-  // Other metadata, for route rules' `when.header` and sticky splits.
-  // Names are lowered.
+  // Other metadata, for route rules' `when.header` and sticky splits, and
+  // the version or lane header when `version` / `lane` are not set. Names
+  // match case-insensitively, as gRPC lowers them on the wire.
   std::vector<std::pair<std::string, std::string>> headers;
   // The calling process's identity (PluginOptions::caller_service/version);
   // empty: no caller rule applies.
@@ -65,7 +66,7 @@ struct InstanceVerdict {
   bool drained = false;
   bool eligible = false;
   // Why not, when not eligible: "version 2.0.0 does not match \"v1\"",
-  // "in lane \"feature-x\"; the call is not", "drained", ...
+  // "in lane \"feature-x\"; the call has none", "drained", ...
   std::string reason;
 };
 
@@ -86,8 +87,12 @@ struct Explanation {
   std::string request;
   std::string source;
   std::string fallback;
-  // "in lane", "baseline (lane has no ready match)", "baseline" or "" for
-  // a call without a lane; whether the lane was strict.
+  // The call's lane, from ExplainedCall::lane or its lane header (one
+  // lane: "a, a" is "a"); empty: none.
+  std::string lane;
+  // "in lane", "baseline (lane has no reachable match)", "baseline (no
+  // instance is in the lane)", or "" for a call without a lane; whether the
+  // lane was strict (only ever true for a call with a lane).
   std::string lane_outcome;
   bool strict_lane = false;
   // "picked" (some instance is eligible), or the failure the call would
@@ -98,8 +103,9 @@ struct Explanation {
 };
 
 // InvalidArgument naming the field for a bad service name, bad `call`
-// values (a policy option, a version request that clients would refuse is
-// reported in `outcome` instead), or a bad `routes_root`; the etcd
+// values (a policy option, or a lane header naming two lanes; a version
+// request that clients would refuse is reported in `outcome` instead), or a
+// bad `routes_root`; the etcd
 // client's error when etcd cannot be read.
 absl::StatusOr<Explanation> ExplainCall(
     const EtcdOptions& etcd, absl::string_view service,

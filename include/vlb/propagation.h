@@ -35,7 +35,8 @@ struct RoutingHeaders {
 // call of `server` received, in the order received. Names the call did not
 // receive are skipped. Call it once per ClientContext, before the call
 // starts, and do not also set one of these names on `client` yourself (two
-// x-version entries make one malformed request). `server` is a
+// x-version entries make one malformed request; two x-lane entries are
+// one lane if they agree, and fail the call if they do not). `server` is a
 // grpc::ServerContext (sync and async APIs; for the async API once the
 // request's tag came back ok) or a grpc::CallbackServerContext.
 //

@@ -13,8 +13,11 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "admin/explain_internal.h"
+#include "balancer/lane_value.h"
 #include "balancer/policy_config.h"
 #include "client/policy_options.h"
 #include "routing/route_document.h"
@@ -55,7 +58,7 @@ std::optional<absl::string_view> LookUp(const ExplainedCall& call,
   if (name == config.lane_header && !call.lane.empty()) return call.lane;
   if (name == config.header && call.version.has_value()) return *call.version;
   for (const auto& [key, value] : call.headers) {
-    if (key == name) return value;
+    if (absl::EqualsIgnoreCase(key, name)) return value;
   }
   return std::nullopt;
 }
@@ -89,10 +92,14 @@ absl::StatusOr<Explanation> ExplainCall(const EtcdOptions& etcd,
   std::optional<absl::string_view> requested =
       call.version.has_value() ? std::optional<absl::string_view>(*call.version)
                                : LookUp(call, config, config.header);
-  const std::string lane =
-      call.lane.empty()
-          ? std::string(LookUp(call, config, config.lane_header).value_or(""))
-          : call.lane;
+  absl::string_view lane;
+  const absl::string_view lane_value =
+      LookUp(call, config, config.lane_header).value_or("");
+  if (!internal::ParseLaneValue(lane_value, &lane)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "lane header \"", config.lane_header, "\" names more than one lane (\"",
+        absl::CHexEscape(lane_value), "\"): a call can be in one lane only"));
+  }
   RouteDecision decision;
   if (table != nullptr) {
     decision = table->Evaluate(requested, [&](absl::string_view name) {

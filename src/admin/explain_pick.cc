@@ -73,6 +73,7 @@ std::string LaneOutcome(PickResult::Lane outcome, absl::string_view lane) {
 struct Judged {
   PickResult result;
   absl::string_view lane;
+  bool strict_lane = false;  // the call's lane never falls back
   // The request whose matching decided (the serving fallback, else the
   // call's effective request); null: every version matches.
   const VersionRequest* deciding = nullptr;
@@ -107,6 +108,10 @@ std::string Reason(const ServiceInstance& instance, const Judged& j) {
            "step";
   }
   if (instance.lane.empty() && served_in_lane) {
+    if (j.strict_lane) {
+      return absl::StrCat("baseline; the call's lane \"", j.lane,
+                          "\" is strict");
+    }
     return absl::StrCat("baseline; lane \"", j.lane, "\" serves the call");
   }
   if (instance.drained) return "drained; undrained instances serve the call";
@@ -213,14 +218,18 @@ void ExplainPick(const ServiceListing& listing, const PolicyConfig& config,
   const std::vector<uint32_t> eligible = table->Eligible(
       requested, routed, LaneRequest{lane, decision.strict_lane}, &j.result);
 
-  // Outlives `j`, which may point into it.
+  // `j` may point into it; both live until this function returns.
   const std::optional<VersionRequest> header = ParsedHeader(requested);
   DescribeRequest(config, routes, decision, header, &j, out);
   out->lane_outcome = LaneOutcome(j.result.lane, lane);
+  out->lane = std::string(lane);
+  // A strictLane rule that decided a call without a lane changes nothing.
   out->strict_lane =
-      decision.strict_lane ||
-      std::find(config.strict_lanes.begin(), config.strict_lanes.end(), lane) !=
-          config.strict_lanes.end();
+      !lane.empty() &&
+      (decision.strict_lane ||
+       std::find(config.strict_lanes.begin(), config.strict_lanes.end(),
+                 lane) != config.strict_lanes.end());
+  j.strict_lane = out->strict_lane;
   DescribeOutcome(*table, j, requested, routed, out);
   AddVerdicts(listing, eligible, j, out);
 }

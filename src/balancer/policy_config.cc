@@ -273,6 +273,11 @@ absl::StatusOr<PolicyConfig> MakeVersionPolicyConfig(
     if (!request.ok()) return request.status();
     config.default_version = *request;
   }
+  if (settings.fallback.size() > kMaxFallbacks) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(names.fallback, ": has ", settings.fallback.size(),
+                     " entries, at most ", kMaxFallbacks, " are allowed"));
+  }
   config.fallback.reserve(settings.fallback.size());
   for (size_t i = 0; i < settings.fallback.size(); ++i) {
     absl::StatusOr<VersionRequest> request = ParseRequest(

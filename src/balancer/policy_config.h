@@ -24,6 +24,11 @@ namespace vlb::internal {
 
 enum class ChildPolicy { kRoundRobin, kWeightedRoundRobin, kRandom };
 
+// The longest fallback list a policy config or route document may give: a
+// pick records the step that served it in a byte (PickResult), and a
+// longer list is a mistake, not a release plan.
+inline constexpr size_t kMaxFallbacks = 64;
+
 struct PolicyConfig {
   // When false (vlb_weighted_round_robin, vlb_random) calls are not routed
   // by version: every instance is eligible and headers are ignored.
@@ -32,7 +37,8 @@ struct PolicyConfig {
   // Used when a call names no version; without it such calls may use every
   // instance.
   std::optional<VersionRequest> default_version;
-  // Tried in order when nothing matches the call's version ("*" = any).
+  // Tried in order when nothing matches the call's version ("*" = any);
+  // at most kMaxFallbacks.
   std::vector<VersionRequest> fallback;
   ChildPolicy child = ChildPolicy::kRoundRobin;
   // Every policy: the metadata key naming a call's lane (lower case), and
@@ -88,7 +94,8 @@ inline constexpr VersionPolicyFieldNames kServiceConfigFieldNames = {
 // accepted here are accepted by the policy. Errors are InvalidArgument
 // "<name>: <problem>" for the first bad setting, in the order of the
 // struct: header (NormalizeVersionHeaderName), default version and
-// fallbacks (VersionRequest::Parse), child policy, lane header, strict
+// fallbacks (VersionRequest::Parse; more than kMaxFallbacks is an error),
+// child policy, lane header, strict
 // lanes (vlb::ValidateLane). Thread-safe.
 absl::StatusOr<PolicyConfig> MakeVersionPolicyConfig(
     const VersionPolicySettings& settings,

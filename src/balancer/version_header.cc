@@ -63,8 +63,8 @@ absl::StatusOr<std::string> NormalizeVersionHeaderName(absl::string_view name) {
   if (absl::EndsWith(lower, "-bin")) {
     return absl::InvalidArgumentError(
         absl::StrCat(Quote(name),
-                     " names binary metadata (-bin suffix); a version is "
-                     "text"));
+                     " names binary metadata (-bin suffix); routing headers "
+                     "are text"));
   }
   for (absl::string_view reserved : kReservedHeaders) {
     if (lower == reserved) {

@@ -33,7 +33,9 @@ int InstanceAttribute::Cmp(const AttributeInterface* other) const {
 std::string InstanceAttribute::ToString() const {
   return absl::StrCat(
       "{id=", instance_->id, " versions=", absl::StrJoin(versions_, ","),
-      " weight=", instance_->weight, instance_->drained ? " drained" : "", "}");
+      " weight=", instance_->weight,
+      instance_->lane.empty() ? "" : absl::StrCat(" lane=", instance_->lane),
+      instance_->drained ? " drained" : "", "}");
 }
 
 }  // namespace vlb::grpc_adapter

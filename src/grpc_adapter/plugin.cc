@@ -142,11 +142,13 @@ internal::CallerIdentity CurrentCaller() {
       caller.version.empty() && v != nullptr) {
     caller.version = v;
   }
-  // Else the first registrar's service and version, the natural default.
-  if (caller.service.empty() && caller.version.empty()) {
-    internal::RegisteredIdentity registered =
-        internal::CurrentRegisteredIdentity();
-    caller.service = std::move(registered.service);
+  // What is still missing comes from the first registrar, the natural
+  // default; its version only when the declared service (if any) is the
+  // registrar's, so one process's two identities are never mixed.
+  internal::RegisteredIdentity registered =
+      internal::CurrentRegisteredIdentity();
+  if (caller.service.empty()) caller.service = registered.service;
+  if (caller.version.empty() && caller.service == registered.service) {
     caller.version = std::move(registered.version);
   }
   return caller;

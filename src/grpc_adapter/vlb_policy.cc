@@ -18,9 +18,11 @@
 #include <vector>
 
 #include "absl/random/random.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "balancer/lane_value.h"
 #include "balancer/pick_table.h"
 #include "balancer/policy_config.h"
 #include "grpc_adapter/core_json.h"
@@ -94,7 +96,9 @@ class Picker final : public LoadBalancingPolicy::SubchannelPicker {
     if (lanes_matter_) {
       if (std::optional<absl::string_view> value =
               LookUp(args.initial_metadata, lane_header_, &lane_buffer)) {
-        lane.name = *value;
+        if (!internal::ParseLaneValue(*value, &lane.name)) {
+          return SeveralLanes(*value);
+        }
       }
     }
     if (routes_ != nullptr) {
@@ -107,14 +111,16 @@ class Picker final : public LoadBalancingPolicy::SubchannelPicker {
       lane.strict = decision.strict_lane;
       if (decision.request != internal::RouteDecision::kNone) {
         return Complete(table_->PickRouted(decision.request, lane),
-                        table_->routed_text(decision.request), lane, &decision);
+                        table_->routed_text(decision.request), lane, &decision,
+                        args);
       }
       if (decision.rule != internal::RouteDecision::kNone) {
         return Complete(table_->Pick(requested, lane), requested, lane,
-                        &decision);
+                        &decision, args);
       }
     }
-    return Complete(table_->Pick(requested, lane), requested, lane, nullptr);
+    return Complete(table_->Pick(requested, lane), requested, lane, nullptr,
+                    args);
   }
 
  private:
@@ -123,7 +129,8 @@ class Picker final : public LoadBalancingPolicy::SubchannelPicker {
   PickResult Complete(const internal::PickResult& result,
                       std::optional<absl::string_view> requested,
                       internal::LaneRequest lane,
-                      const internal::RouteDecision* decision) {
+                      const internal::RouteDecision* decision,
+                      const PickArgs& args) {
     switch (result.kind) {
       case internal::PickResult::Kind::kPicked:
         return PickResult::Complete(subchannels_[result.endpoint]);
@@ -142,9 +149,37 @@ class Picker final : public LoadBalancingPolicy::SubchannelPicker {
         // Fail, not Drop: a wait_for_ready call waits for a picker that can
         // serve it (e.g. an instance of its version coming up); others fail
         // at once with this status.
-        return PickResult::Fail(WithRule(
-            table_->FailureStatus(result, requested, lane.name), decision));
+        return PickResult::Fail(
+            WithRule(table_->FailureStatus(result, requested,
+                                           FailedCallsLane(lane, args)),
+                     decision));
     }
+  }
+
+  // The lane a failure message names. Where lanes cannot change a pick the
+  // picker did not read the header; a failing call may (it allocates
+  // anyway), so the message is the same as vlbctl explain's.
+  std::string FailedCallsLane(internal::LaneRequest lane,
+                              const PickArgs& args) const {
+    if (lanes_matter_) return std::string(lane.name);
+    std::string buffer;
+    absl::string_view name;
+    if (std::optional<absl::string_view> value =
+            LookUp(args.initial_metadata, lane_header_, &buffer)) {
+      if (!internal::ParseLaneValue(*value, &name)) name = {};
+    }
+    return std::string(name);
+  }
+
+  // A call whose lane header names two lanes: refused rather than routed
+  // by either (and never by the baseline for a strict one). It stays
+  // malformed, so even wait_for_ready calls must not wait: Drop, as INTERNAL
+  // for the reason given in Complete().
+  PickResult SeveralLanes(absl::string_view value) const {
+    return PickResult::Drop(absl::InternalError(absl::StrCat(
+        "lane header \"", lane_header_, "\" names more than one lane (\"",
+        absl::CHexEscape(value.substr(0, 200)),
+        "\"): a call can be in one lane only")));
   }
 
   absl::Status WithRule(absl::Status status,

@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "balancer/policy_config.h"
 #include "balancer/version.h"
 #include "balancer/version_header.h"
 #include "common/json_depth.h"
@@ -205,9 +206,11 @@ absl::Status ReadAction(const Json& object, absl::string_view path,
   if (version != object.end() && split != object.end()) {
     return FieldError(path, "has both \"version\" and \"split\"");
   }
-  if (version == object.end() && split == object.end() &&
-      object.find("strictLane") == object.end()) {
-    return FieldError(path, "needs \"version\", \"split\" or \"strictLane\"");
+  // "strictLane": false alone would decide every call it matches (ending
+  // the rule list there) while changing nothing.
+  if (version == object.end() && split == object.end() && !rule->strict_lane) {
+    return FieldError(path,
+                      "needs \"version\", \"split\" or \"strictLane\": true");
   }
   if (version != object.end()) {
     absl::StatusOr<std::string> v = RequestAt(*version, Path(path, "version"));
@@ -284,6 +287,11 @@ absl::Status ReadDefaults(const Json& root, RouteDocument* doc) {
   }
   if (auto it = root.find("fallback"); it != root.end()) {
     if (!it->is_array()) return WrongType("fallback", "an array", *it);
+    if (it->size() > kMaxFallbacks) {
+      return FieldError("fallback",
+                        absl::StrCat("has ", it->size(), " entries, at most ",
+                                     kMaxFallbacks, " are allowed"));
+    }
     std::vector<std::string> fallback;
     for (size_t i = 0; i < it->size(); ++i) {
       absl::StatusOr<std::string> v =

@@ -27,8 +27,21 @@ TEST(CallerIdentityTest, EnvironmentThenFirstRegistrar) {
   caller = grpc_adapter::CurrentCaller();
   EXPECT_EQ(caller.service, "hwholiday.srv.gateway");
   EXPECT_EQ(caller.version, "2.0.0");
+
+  // A field left empty is filled from the registrar; its version only for
+  // its own service, so two identities are never mixed.
   unsetenv("VLB_CALLER_SERVICE");
+  caller = grpc_adapter::CurrentCaller();
+  EXPECT_EQ(caller.service, "hwholiday.srv.app");
+  EXPECT_EQ(caller.version, "2.0.0");
   unsetenv("VLB_CALLER_VERSION");
+  setenv("VLB_CALLER_SERVICE", "hwholiday.srv.app", 1);
+  EXPECT_EQ(grpc_adapter::CurrentCaller().version, "2.1.0");
+  setenv("VLB_CALLER_SERVICE", "hwholiday.srv.gateway", 1);
+  caller = grpc_adapter::CurrentCaller();
+  EXPECT_EQ(caller.service, "hwholiday.srv.gateway");
+  EXPECT_EQ(caller.version, "");
+  unsetenv("VLB_CALLER_SERVICE");
 }
 
 }  // namespace

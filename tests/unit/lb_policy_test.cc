@@ -18,6 +18,8 @@
 namespace vlb::testing {
 namespace {
 
+using ::testing::HasSubstr;
+
 using Kind = PickOutcome::Kind;
 
 std::unique_ptr<LbHarness> MakeHarness(const std::string& config) {
@@ -199,6 +201,43 @@ TEST(LbPolicyTest, DrainedInstanceGetsNoCallsWhileAnotherIsReady) {
     ASSERT_TRUE(harness->SetEndpoints(endpoints).ok());
     EXPECT_EQ(Distinct(PickMany(*harness, 300, "v1")).size(), 3u) << child;
   }
+}
+
+TEST(LbPolicyTest, RepeatedLaneHeaderEntriesNameOneLane) {
+  // gRPC joins repeated entries with ','. The same lane twice (a handler
+  // that propagates and also sets it) is that lane, strict or not; two
+  // different lanes are refused, never served by the baseline.
+  auto harness =
+      MakeHarness(R"([{"vlb_version": {"strictLanes": ["feature-x"]}}])");
+  ASSERT_NE(harness, nullptr);
+  std::vector<FakeEndpoint> endpoints = Endpoints({"v1", "v1"});
+  endpoints[1].lane = "feature-x";
+  ASSERT_TRUE(harness->SetEndpoints(endpoints).ok());
+  harness->SetAllStates(Connectivity::kReady);
+  for (absl::string_view lane :
+       {"feature-x", "feature-x,feature-x", " feature-x , feature-x"}) {
+    PickOutcome outcome = harness->Pick("v1", lane);
+    EXPECT_EQ(outcome.kind, Kind::kComplete) << lane << ": " << outcome.status;
+    EXPECT_EQ(outcome.endpoint, 1u) << lane;
+  }
+  PickOutcome several = harness->Pick("v1", "feature-x,feature-y");
+  EXPECT_EQ(several.kind, Kind::kDrop);
+  EXPECT_EQ(several.status.message(),
+            "lane header \"x-lane\" names more than one lane "
+            "(\"feature-x,feature-y\"): a call can be in one lane only");
+}
+
+TEST(LbPolicyTest, FailureNamesTheLaneAlsoWhereLanesCannotMatter) {
+  // No laned instance and nothing strict: the picker skips the lane header,
+  // but a failing call's message names it, as vlbctl explain does.
+  auto harness = MakeHarness(kVersionConfig);
+  ASSERT_NE(harness, nullptr);
+  ASSERT_TRUE(harness->SetEndpoints(Endpoints({"v1"})).ok());
+  harness->SetAllStates(Connectivity::kReady);
+  PickOutcome outcome = harness->Pick("v3", "feature-y");
+  EXPECT_EQ(outcome.kind, Kind::kFail);
+  EXPECT_THAT(std::string(outcome.status.message()),
+              HasSubstr("no instance is in lane \"feature-y\""));
 }
 
 TEST(LbPolicyTest, GrpcRoundRobinRunsInTheHarness) {

@@ -194,7 +194,7 @@ TEST(ParsePolicyConfigTest, RejectsBadHeaders) {
   // cannot send are refused here too.
   EXPECT_EQ(Error("vlb_version", R"({"header": "x-version-bin"})"),
             "vlb_version.header: \"x-version-bin\" names binary metadata "
-            "(-bin suffix); a version is text");
+            "(-bin suffix); routing headers are text");
   for (absl::string_view reserved :
        {"te", "content-type", "Host", "user-agent", "content-length"}) {
     EXPECT_EQ(Error("vlb_version",
@@ -237,6 +237,10 @@ TEST(ParsePolicyConfigTest, RejectsBadVersionRequests) {
             "vlb_version.fallback[1]: must be a string, not number");
   EXPECT_EQ(Error("vlb_version", R"({"fallback": "v2"})"),
             "vlb_version.fallback: must be an array of strings, not string");
+  std::string many = R"({"fallback": ["*")";
+  for (size_t i = 0; i < kMaxFallbacks; ++i) many += R"(, "*")";
+  EXPECT_EQ(Error("vlb_version", many + "]}"),
+            "vlb_version.fallback: has 65 entries, at most 64 are allowed");
 }
 
 TEST(ParsePolicyConfigTest, RejectsBadJson) {

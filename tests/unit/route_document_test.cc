@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "balancer/policy_config.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "route_examples.h"
@@ -16,6 +17,16 @@ using ::testing::HasSubstr;
 using ::testing::Pair;
 
 constexpr const char* kExample = vlb::testing::kExampleRouteDocument;
+
+TEST(RouteDocumentTest, FallbackListIsBounded) {
+  std::string doc = R"({"fallback": ["*")";
+  for (size_t i = 0; i < kMaxFallbacks - 1; ++i) doc += R"(, "*")";
+  EXPECT_TRUE(ParseRouteDocument(doc + "]}").ok());
+  absl::StatusOr<RouteDocument> parsed = ParseRouteDocument(doc + R"(, "*"]})");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.status().message(),
+            "fallback: has 65 entries, at most 64 are allowed");
+}
 
 TEST(RouteDocumentTest, ParsesTheExampleDocument) {
   absl::StatusOr<RouteDocument> doc = ParseRouteDocument(kExample);
@@ -88,6 +99,8 @@ INSTANTIATE_TEST_SUITE_P(
             "rules[0].name: is empty"},
         Bad{R"({"rules": [{"name": "a"}]})",
             "rules[0]: needs \"version\", \"split\" or \"strictLane\""},
+        Bad{R"({"rules": [{"name": "a", "strictLane": false}]})",
+            "rules[0]: needs \"version\", \"split\" or \"strictLane\": true"},
         Bad{R"({"rules": [{"name": "a", "strictLane": "yes"}]})",
             "rules[0].strictLane: expected a boolean, got string"},
         Bad{R"({"rules": [{"name": "a", "version": "v1",

@@ -4,6 +4,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "balancer/lane_value.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -58,8 +59,8 @@ TEST(VersionHeaderNameTest, RefusesWhatGrpcRefusesOrOwns) {
   EXPECT_EQ(NameError("GRPC-Version"),
             "\"GRPC-Version\" is reserved by gRPC (grpc- prefix)");
   EXPECT_EQ(NameError("x-version-bin"),
-            "\"x-version-bin\" names binary metadata (-bin suffix); a version "
-            "is text");
+            "\"x-version-bin\" names binary metadata (-bin suffix); routing "
+            "headers are text");
   for (absl::string_view reserved :
        {"te", "content-type", "Content-Length", "host", "user-agent",
         "connection", "transfer-encoding", "lb-token"}) {
@@ -104,6 +105,35 @@ TEST(VersionHeaderValueTest, RefusesEmptyAndOversized) {
   // The message quotes an excerpt, not the whole value.
   EXPECT_LT(error.size(), 200u);
   EXPECT_THAT(ValueError(std::string(257, '1')), HasSubstr("257 bytes long"));
+}
+
+// The lane header's value as gRPC hands it to the picker: repeated
+// entries joined with ',', spaces kept.
+std::string Lane(absl::string_view value) {
+  absl::string_view lane = "unchanged";
+  if (!ParseLaneValue(value, &lane)) return "<several>";
+  return std::string(lane);
+}
+
+TEST(ParseLaneValueTest, OneLaneHoweverItArrives) {
+  EXPECT_EQ(Lane("feature-x"), "feature-x");
+  EXPECT_EQ(Lane("  feature-x\t"), "feature-x");
+  EXPECT_EQ(Lane("feature-x,feature-x"), "feature-x");
+  EXPECT_EQ(Lane("feature-x, feature-x ,feature-x"), "feature-x");
+  EXPECT_EQ(Lane("feature-x,,"), "feature-x");
+  EXPECT_EQ(Lane(",feature-x"), "feature-x");
+}
+
+TEST(ParseLaneValueTest, BlankIsNoLane) {
+  EXPECT_EQ(Lane(""), "");
+  EXPECT_EQ(Lane("   "), "");
+  EXPECT_EQ(Lane(" , ,"), "");
+}
+
+TEST(ParseLaneValueTest, DifferentLanesAreRefused) {
+  EXPECT_EQ(Lane("feature-x,feature-y"), "<several>");
+  EXPECT_EQ(Lane("feature-x, feature-x, beta"), "<several>");
+  EXPECT_EQ(Lane("a,A"), "<several>");  // lanes are case-sensitive
 }
 
 }  // namespace

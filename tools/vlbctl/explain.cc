@@ -108,7 +108,7 @@ std::string RequestLine(const Explanation& e) {
   return line;
 }
 
-std::string Summary(const Explanation& e, const ExplainedCall& call) {
+std::string Summary(const Explanation& e) {
   std::vector<std::vector<std::string>> rows;
   rows.push_back({"SERVICE", e.service});
   rows.push_back({"ROUTES", RouteLine(e)});
@@ -116,9 +116,9 @@ std::string Summary(const Explanation& e, const ExplainedCall& call) {
   if (e.bucket >= 0) absl::StrAppend(&rule, " (sticky bucket ", e.bucket, ")");
   rows.push_back({"RULE", rule});
   rows.push_back({"REQUEST", RequestLine(e)});
-  if (!call.lane.empty() || !e.lane_outcome.empty()) {
-    rows.push_back({"LANE", absl::StrCat(call.lane.empty() ? "-" : call.lane,
-                                         ": ", e.lane_outcome,
+  if (!e.lane.empty() || !e.lane_outcome.empty()) {
+    rows.push_back({"LANE", absl::StrCat(e.lane.empty() ? "-" : e.lane, ": ",
+                                         e.lane_outcome,
                                          e.strict_lane ? " (strict)" : "")});
   }
   rows.push_back({"OUTCOME", e.outcome});
@@ -142,7 +142,7 @@ std::string InstanceTable(const Explanation& e) {
                rows);
 }
 
-Json ExplanationJson(const Explanation& e, const ExplainedCall& call) {
+Json ExplanationJson(const Explanation& e) {
   Json instances = Json::array();
   for (const InstanceVerdict& v : e.instances) {
     instances.push_back({{"id", v.id},
@@ -162,7 +162,7 @@ Json ExplanationJson(const Explanation& e, const ExplainedCall& call) {
           {"request", e.request},
           {"source", e.source},
           {"fallback", e.fallback},
-          {"lane", call.lane},
+          {"lane", e.lane},
           {"lane_outcome", e.lane_outcome},
           {"strict_lane", e.strict_lane},
           {"outcome", e.outcome},
@@ -187,9 +187,9 @@ int Explain(const Invocation& invocation) {
   }
   if (!e.ok()) return Fail(what, e.status());
   if (invocation.output == OutputFormat::kJson) {
-    PrintJson(ExplanationJson(*e, *call));
+    PrintJson(ExplanationJson(*e));
   } else {
-    PrintOut(absl::StrCat(Summary(*e, *call), "\n", InstanceTable(*e)));
+    PrintOut(absl::StrCat(Summary(*e), "\n", InstanceTable(*e)));
   }
   return kExitOk;
 }
