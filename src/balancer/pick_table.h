@@ -23,13 +23,15 @@
 // serve the call's own request, it resolves the call in the baseline too
 // and the lane wins when it has ready (or still connecting: the call then
 // waits, as for a version) instances for the call at the same step
-// (request, then each fallback) as the baseline or an earlier one. Only the
-// winner rotates. So a lane whose matching instances all failed, or that
-// has none, falls back to the baseline. A call without a lane picks only in
-// the baseline; a strict lane no instance has fails. Inside a partition a pick
-// is: Lookup the resolution cached for the header text (or Resolve it), then
-// let the scheduler choose in its candidate set. A failed pick's PickResult
-// carries what the pick found, and FailureStatus formats it.
+// (request, then each fallback) as the baseline or an earlier one, except
+// that at the same step a lane with only drained instances for the call
+// yields to undrained baseline ones. Only the winner rotates. So a lane whose
+// matching instances all failed, or that has none, falls back to the baseline.
+// A call without a lane picks only in the baseline; a strict lane no instance
+// has fails. Inside a partition a pick is: Lookup the resolution cached for the
+// header text (or Resolve it), then let the scheduler choose in its candidate
+// set. A failed pick's PickResult carries what the pick found, and
+// FailureStatus formats it.
 #ifndef VLB_SRC_BALANCER_PICK_TABLE_H_
 #define VLB_SRC_BALANCER_PICK_TABLE_H_
 
