@@ -18,10 +18,10 @@
 #include "api.grpc.pb.h"
 #include "child_process.h"
 #include "etcd/client.h"
-#include "etcd_process.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "integration_env.h"
 #include "vlb/grpc.h"
 #include "vlb/service_instance.h"
 #include "wait_for.h"
@@ -31,34 +31,23 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::vlb::testing::ChildProcess;
-using ::vlb::testing::EtcdProcess;
+using ::vlb::testing::EtcdGrpcTest;
 using ::vlb::testing::WaitFor;
 
 constexpr char kService[] = "hwholiday.srv.app";
 constexpr char kPrefix[] = "/hwholiday/srv/app/";
-constexpr absl::Duration kWait = absl::Seconds(30);
+constexpr absl::Duration kWait = ::vlb::testing::kEtcdTestWait;
 
 struct CallOutcome {
   grpc::Status status;
   std::string instance;  // id of the instance that answered
 };
 
-class BalancingTest : public ::testing::Test {
+class BalancingTest : public EtcdGrpcTest {
  protected:
-  static void SetUpTestSuite() {
-    // Before any channel: gRPC freezes its plugin registry on first use.
-    ASSERT_TRUE(RegisterGrpcPlugins().ok());
-  }
-
   void SetUp() override {
-    auto etcd = EtcdProcess::Start();
-    ASSERT_TRUE(etcd.ok()) << etcd.status();
-    etcd_ = *std::move(etcd);
-    etcd::ClientOptions options;
-    options.endpoints = {etcd_->endpoint()};
-    auto client = etcd::Client::Create(options);
-    ASSERT_TRUE(client.ok());
-    etcd_client_ = *std::move(client);
+    ASSERT_NO_FATAL_FAILURE(EtcdGrpcTest::SetUp());
+    ASSERT_NO_FATAL_FAILURE(ConnectClient());
   }
 
   void TearDown() override {
@@ -92,7 +81,7 @@ class BalancingTest : public ::testing::Test {
   bool KeyDrained(const std::string& id) {
     etcdserverpb::RangeRequest range;
     range.set_key(absl::StrCat(kPrefix, id));
-    auto response = etcd_client_->Range(range);
+    auto response = client_->Range(range);
     if (!response.ok() || response->kvs_size() != 1) return false;
     absl::StatusOr<ServiceInstance> record =
         DecodeServiceRecord(response->kvs(0).value());
@@ -102,20 +91,19 @@ class BalancingTest : public ::testing::Test {
   bool KeyExists(const std::string& id) {
     etcdserverpb::RangeRequest range;
     range.set_key(absl::StrCat(kPrefix, id));
-    auto response = etcd_client_->Range(range);
+    auto response = client_->Range(range);
     return response.ok() && response->kvs_size() == 1;
   }
 
   std::string Target() const {
-    return absl::StrCat("etcd://", etcd_->endpoint(), "/", kService);
+    return ::vlb::testing::EtcdTarget(*etcd_, kService);
   }
 
-  std::unique_ptr<api::Api::Stub> Stub(VersionPolicyOptions options = {}) {
-    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = CreateChannel(
-        Target(), grpc::InsecureChannelCredentials(), std::move(options));
-    EXPECT_TRUE(channel.ok()) << channel.status();
-    if (!channel.ok()) return nullptr;
-    return api::Api::NewStub(*channel);
+  std::unique_ptr<api::Api::Stub> Stub(
+      const VersionPolicyOptions& options = {}) {
+    std::shared_ptr<grpc::Channel> channel = ChannelTo(kService, options);
+    if (channel == nullptr) return nullptr;
+    return api::Api::NewStub(channel);
   }
 
   static CallOutcome Call(api::Api::Stub* stub, const std::string& version,
@@ -174,8 +162,6 @@ class BalancingTest : public ::testing::Test {
     return counts;
   }
 
-  std::unique_ptr<EtcdProcess> etcd_;
-  std::unique_ptr<etcd::Client> etcd_client_;
   std::map<std::string, std::unique_ptr<ChildProcess>> servers_;
 };
 
@@ -418,12 +404,12 @@ class RoutesTest : public BalancingTest {
     etcdserverpb::PutRequest put;
     put.set_key(kRoutesKey);
     put.set_value(json);
-    ASSERT_TRUE(etcd_client_->Put(put).ok());
+    ASSERT_TRUE(client_->Put(put).ok());
   }
   void DeleteRoutes() {
     etcdserverpb::DeleteRangeRequest del;
     del.set_key(kRoutesKey);
-    ASSERT_TRUE(etcd_client_->DeleteRange(del).ok());
+    ASSERT_TRUE(client_->DeleteRange(del).ok());
   }
   // Waits until a call asking for `version` is answered by `id`.
   static bool ReachesWithin(api::Api::Stub* stub, const std::string& version,

@@ -10,10 +10,10 @@
 #include "absl/strings/str_cat.h"
 #include "echo.grpc.pb.h"
 #include "echo_service.h"
-#include "etcd_process.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "integration_env.h"
 #include "vlb/grpc.h"
 #include "vlb/registrar.h"
 #include "wait_for.h"
@@ -21,8 +21,8 @@
 namespace vlb {
 namespace {
 
-using ::vlb::testing::EchoService;
-using ::vlb::testing::EtcdProcess;
+using ::vlb::testing::EtcdGrpcTest;
+using ::vlb::testing::ServedEcho;
 using ::vlb::testing::WaitFor;
 using vlbtest::EchoReply;
 using vlbtest::EchoRequest;
@@ -31,26 +31,18 @@ constexpr char kService[] = "vlb.test.echo";
 
 // One in-process server registered in etcd.
 struct Instance {
-  std::unique_ptr<EchoService> service;
-  std::unique_ptr<grpc::Server> server;
+  ServedEcho echo;
   std::unique_ptr<Registrar> registrar;
 };
 
-class CallStylesTest : public ::testing::Test {
+class CallStylesTest : public EtcdGrpcTest {
  protected:
-  static void SetUpTestSuite() { ASSERT_TRUE(RegisterGrpcPlugins().ok()); }
-
   void SetUp() override {
-    auto etcd = EtcdProcess::Start();
-    ASSERT_TRUE(etcd.ok()) << etcd.status();
-    etcd_ = *std::move(etcd);
+    ASSERT_NO_FATAL_FAILURE(EtcdGrpcTest::SetUp());
     AddInstance("echo-v1", "v1");
     AddInstance("echo-v2", "v2");
-    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = vlb::CreateChannel(
-        absl::StrCat("etcd://", etcd_->endpoint(), "/", kService),
-        grpc::InsecureChannelCredentials());
-    ASSERT_TRUE(channel.ok()) << channel.status();
-    channel_ = *std::move(channel);
+    channel_ = ChannelTo(kService);
+    ASSERT_NE(channel_, nullptr);
     stub_ = vlbtest::Echo::NewStub(channel_);
     // Both instances connected before the checks.
     for (const char* version : {"v1", "v2"}) {
@@ -69,34 +61,22 @@ class CallStylesTest : public ::testing::Test {
   void TearDown() override {
     for (auto& instance : instances_) {
       instance.registrar->Stop();
-      instance.server->Shutdown();
+      instance.echo.server->Shutdown();
     }
   }
 
   void AddInstance(const std::string& id, const std::string& version) {
     Instance instance;
-    instance.service = std::make_unique<EchoService>(id);
-    int port = 0;
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port);
-    builder.RegisterService(instance.service.get());
-    instance.server = builder.BuildAndStart();
-    ASSERT_NE(instance.server, nullptr);
-    RegistrarOptions options;
-    options.etcd.endpoints = {etcd_->endpoint()};
-    options.service_name = kService;
-    options.instance_id = id;
-    options.version = version;
-    options.address = absl::StrCat("127.0.0.1:", port);
-    auto registrar = Registrar::Create(options);
+    instance.echo = ::vlb::testing::ServeEcho(id);
+    ASSERT_NE(instance.echo.server, nullptr);
+    auto registrar = Registrar::Create(::vlb::testing::Registration(
+        {etcd_->endpoint()}, kService, id, version, instance.echo.address));
     ASSERT_TRUE(registrar.ok()) << registrar.status();
     instance.registrar = *std::move(registrar);
     ASSERT_TRUE(instance.registrar->Start().ok());
     instances_.push_back(std::move(instance));
   }
 
-  std::unique_ptr<EtcdProcess> etcd_;
   std::vector<Instance> instances_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<vlbtest::Echo::Stub> stub_;

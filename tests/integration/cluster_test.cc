@@ -29,6 +29,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "integration_env.h"
 #include "nlohmann/json.hpp"
 #include "vlb/grpc.h"
 #include "vlb/registrar.h"
@@ -37,9 +38,8 @@
 namespace vlb {
 namespace {
 
-using ::vlb::testing::EchoService;
 using ::vlb::testing::EtcdCluster;
-using ::vlb::testing::StartEchoServer;
+using ::vlb::testing::ServedEcho;
 using ::vlb::testing::WaitFor;
 using json = nlohmann::json;
 
@@ -52,8 +52,7 @@ constexpr absl::Duration kLongWait = absl::Seconds(30);
 // One in-process echo server and the registrar that announces it.
 struct Instance {
   std::string id;
-  std::unique_ptr<EchoService> service;
-  std::unique_ptr<grpc::Server> server;
+  ServedEcho echo;
   std::unique_ptr<Registrar> registrar;
   // Events, written on the registrar's thread.
   std::shared_ptr<std::mutex> events_mu = std::make_shared<std::mutex>();
@@ -153,7 +152,7 @@ class ClusterTest : public ::testing::Test {
     }
     for (auto& instance : instances_) {
       if (instance->registrar != nullptr) instance->registrar->Stop();
-      instance->server->Shutdown();
+      instance->echo.server->Shutdown();
     }
     if (HasFailure()) {
       for (auto& instance : instances_) {
@@ -168,16 +167,10 @@ class ClusterTest : public ::testing::Test {
                         const std::vector<std::string>& endpoints) {
     auto instance = std::make_unique<Instance>();
     instance->id = id;
-    instance->service = std::make_unique<EchoService>(id);
-    int port = 0;
-    instance->server = StartEchoServer(instance->service.get(), &port);
-    EXPECT_NE(instance->server, nullptr);
-    RegistrarOptions options;
-    options.etcd.endpoints = endpoints;
-    options.service_name = kService;
-    options.instance_id = id;
-    options.version = "v1";
-    options.address = absl::StrCat("127.0.0.1:", port);
+    instance->echo = ::vlb::testing::ServeEcho(id);
+    EXPECT_NE(instance->echo.server, nullptr);
+    RegistrarOptions options = ::vlb::testing::Registration(
+        endpoints, kService, id, "v1", instance->echo.address);
     options.ttl = ttl;
     auto registrar = Registrar::Create(
         options, [mu = instance->events_mu, events = instance->events](

@@ -16,10 +16,10 @@
 #include "echo.grpc.pb.h"
 #include "echo_service.h"
 #include "etcd/client.h"
-#include "etcd_process.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "integration_env.h"
 #include "vlb/grpc.h"
 #include "vlb/service_instance.h"
 #include "wait_for.h"
@@ -28,34 +28,19 @@ namespace vlb {
 namespace {
 
 using ::testing::HasSubstr;
-using ::vlb::testing::EchoService;
-using ::vlb::testing::EtcdProcess;
-using ::vlb::testing::StartEchoServer;
+using ::vlb::testing::EtcdGrpcTest;
+using ::vlb::testing::ServedEcho;
 using ::vlb::testing::WaitFor;
 
 constexpr char kService[] = "vlb.test.echo";
 constexpr char kPrefix[] = "/vlb/test/echo/";
-constexpr absl::Duration kWait = absl::Seconds(30);
+constexpr absl::Duration kWait = ::vlb::testing::kEtcdTestWait;
 
-struct Server {
-  std::unique_ptr<EchoService> service;
-  std::unique_ptr<grpc::Server> server;
-  std::string address;
-};
-
-class DiscoveryTest : public ::testing::Test {
+class DiscoveryTest : public EtcdGrpcTest {
  protected:
-  static void SetUpTestSuite() { ASSERT_TRUE(RegisterGrpcPlugins().ok()); }
-
   void SetUp() override {
-    auto etcd = EtcdProcess::Start();
-    ASSERT_TRUE(etcd.ok()) << etcd.status();
-    etcd_ = *std::move(etcd);
-    etcd::ClientOptions options;
-    options.endpoints = {etcd_->endpoint()};
-    auto client = etcd::Client::Create(options);
-    ASSERT_TRUE(client.ok()) << client.status();
-    client_ = *std::move(client);
+    ASSERT_NO_FATAL_FAILURE(EtcdGrpcTest::SetUp());
+    ASSERT_NO_FATAL_FAILURE(ConnectClient());
     ASSERT_TRUE(ClientReachesEtcd());
   }
 
@@ -67,13 +52,9 @@ class DiscoveryTest : public ::testing::Test {
     }
   }
 
-  const Server& StartServer(const std::string& name) {
-    Server& s = servers_[name];
-    s.service = std::make_unique<EchoService>(name);
-    int port = 0;
-    s.server = StartEchoServer(s.service.get(), &port);
+  const ServedEcho& StartServer(const std::string& name) {
+    ServedEcho& s = servers_[name] = ::vlb::testing::ServeEcho(name);
     EXPECT_NE(s.server, nullptr);
-    s.address = absl::StrCat("127.0.0.1:", port);
     return s;
   }
 
@@ -86,11 +67,9 @@ class DiscoveryTest : public ::testing::Test {
     instance.id = id;
     instance.version = version;
     instance.address = address;
-    etcdserverpb::PutRequest put;
-    put.set_key(absl::StrCat(kPrefix, key));
-    put.set_value(EncodeServiceRecord(instance));
-    absl::Status status = client_->Put(put).status();
-    ASSERT_TRUE(status.ok()) << "put " << put.key() << ": " << status;
+    absl::Status status = ::vlb::testing::PutServiceRecord(
+        *client_, absl::StrCat(kPrefix, key), instance);
+    ASSERT_TRUE(status.ok()) << status;
   }
 
   void Delete(const std::string& key) {
@@ -100,22 +79,8 @@ class DiscoveryTest : public ::testing::Test {
     ASSERT_TRUE(status.ok()) << "delete " << del.key() << ": " << status;
   }
 
-  // Until this test's own client answers: etcd being healthy (Start() and
-  // Wipe() return then) does not mean that the client is connected. Its
-  // first connection attempt after a start or restart may time out on a
-  // loaded machine, and until the next one a request fails at once.
-  bool ClientReachesEtcd() {
-    etcdserverpb::RangeRequest probe;
-    probe.set_key(kPrefix);
-    return WaitFor([&] { return client_->Range(probe).ok(); }, kWait);
-  }
-
   std::unique_ptr<vlbtest::Echo::Stub> Stub() {
-    auto channel = vlb::CreateChannel(
-        absl::StrCat("etcd://", etcd_->endpoint(), "/", kService),
-        grpc::InsecureChannelCredentials());
-    EXPECT_TRUE(channel.ok()) << channel.status();
-    return vlbtest::Echo::NewStub(*channel);
+    return vlbtest::Echo::NewStub(ChannelTo(kService));
   }
 
   // The instance that answered, or "ERR <message>".
@@ -130,16 +95,14 @@ class DiscoveryTest : public ::testing::Test {
                    absl::Milliseconds(10));
   }
 
-  std::unique_ptr<EtcdProcess> etcd_;
-  std::shared_ptr<etcd::Client> client_;
-  std::map<std::string, Server> servers_;
+  std::map<std::string, ServedEcho> servers_;
 };
 
 // Records at the prefix key itself and at nested keys (where another
 // service, "vlb.test.echo.admin", lives) used to be instances of this one.
 TEST_F(DiscoveryTest, OnlyDirectChildrenOfThePrefixAreInstances) {
-  const Server& mine = StartServer("mine");
-  const Server& other = StartServer("other");
+  const ServedEcho& mine = StartServer("mine");
+  const ServedEcho& other = StartServer("other");
   Put("", "", "v1", other.address);
   Put("admin/x", "x", "v1", other.address);
   Put("nested/deep/y", "y", "v1", other.address);
@@ -156,7 +119,7 @@ TEST_F(DiscoveryTest, OnlyDirectChildrenOfThePrefixAreInstances) {
 // under a new id before the dead record's lease ran out. The dead record
 // ("a-old") sorts first and used to describe the address alone.
 TEST_F(DiscoveryTest, DeadRecordDoesNotHideTheLiveServerOnItsAddress) {
-  const Server& s = StartServer("v2-server");
+  const ServedEcho& s = StartServer("v2-server");
   Put("a-old", "a-old", "v1", s.address);
   Put("b-new", "b-new", "v2", s.address);
   auto stub = Stub();
@@ -167,7 +130,7 @@ TEST_F(DiscoveryTest, DeadRecordDoesNotHideTheLiveServerOnItsAddress) {
 }
 
 TEST_F(DiscoveryTest, ProcessRegisteredTwiceServesBothVersions) {
-  const Server& s = StartServer("both");
+  const ServedEcho& s = StartServer("both");
   Put("both-1", "both-1", "v1", s.address);
   Put("both-3", "both-3", "v3", s.address);
   auto stub = Stub();
@@ -177,7 +140,7 @@ TEST_F(DiscoveryTest, ProcessRegisteredTwiceServesBothVersions) {
 }
 
 TEST_F(DiscoveryTest, HostNamesAreResolvedOffTheDispatcherThread) {
-  const Server& s = StartServer("named");
+  const ServedEcho& s = StartServer("named");
   const std::string port = s.address.substr(s.address.rfind(':') + 1);
   Put("named", "named", "v1", absl::StrCat("localhost:", port));
   auto stub = Stub();
@@ -187,7 +150,7 @@ TEST_F(DiscoveryTest, HostNamesAreResolvedOffTheDispatcherThread) {
 // etcd wiped while the registrars cannot write yet: the client keeps its
 // instances (grace period, 10 s by default) instead of failing every call.
 TEST_F(DiscoveryTest, WipedEtcdDoesNotEmptyRunningClients) {
-  const Server& s = StartServer("survivor");
+  const ServedEcho& s = StartServer("survivor");
   Put("survivor", "survivor", "v1", s.address);
   auto stub = Stub();
   ASSERT_TRUE(Answers(stub.get(), "v1", "survivor"));
@@ -212,7 +175,7 @@ TEST_F(DiscoveryTest, WipedEtcdDoesNotEmptyRunningClients) {
 // possibly dropping the last reference to the pooled etcd client on that
 // client's thread). Run under ASan, this is a lifetime test.
 TEST_F(DiscoveryTest, ChannelsComeAndGoWhileSnapshotsStreamIn) {
-  const Server& s = StartServer("steady");
+  const ServedEcho& s = StartServer("steady");
   Put("steady", "steady", "v1", s.address);
   std::atomic<bool> done{false};
   std::thread churn([&] {

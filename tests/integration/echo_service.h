@@ -68,6 +68,24 @@ inline std::unique_ptr<grpc::Server> StartEchoServer(EchoService* service,
   return builder.BuildAndStart();
 }
 
+// An EchoService served in-process; see ServeEcho().
+struct ServedEcho {
+  std::unique_ptr<EchoService> service;
+  std::unique_ptr<grpc::Server> server;  // nullptr: it did not start
+  std::string address;                   // "127.0.0.1:<port>"
+};
+
+// Starts an EchoService that answers as `instance` on 127.0.0.1, on a port
+// of its choosing. The caller checks that `server` is set.
+inline ServedEcho ServeEcho(const std::string& instance) {
+  ServedEcho echo;
+  echo.service = std::make_unique<EchoService>(instance);
+  int port = 0;
+  echo.server = StartEchoServer(echo.service.get(), &port);
+  echo.address = absl::StrCat("127.0.0.1:", port);
+  return echo;
+}
+
 // One unary call with a 5 s deadline, asking for `version` (none if
 // empty): the instance that answered, or "ERR <message>".
 inline std::string CallEcho(vlbtest::Echo::Stub* stub,

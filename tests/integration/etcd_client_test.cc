@@ -13,6 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "wait_for.h"
+#include "watch_log.h"
 
 namespace vlb::etcd {
 namespace {
@@ -20,6 +21,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::vlb::testing::EtcdProcess;
 using ::vlb::testing::WaitFor;
+using ::vlb::testing::WatchLog;
 
 constexpr absl::Duration kWait = absl::Seconds(20);
 
@@ -62,43 +64,6 @@ etcdserverpb::RangeRequest PrefixRange(const std::string& prefix) {
   range.set_range_end(PrefixRangeEnd(prefix));
   return range;
 }
-
-// Collects what a watch delivers; safe to read from the test thread.
-struct WatchLog {
-  std::mutex mu;
-  std::vector<std::string> events;  // "PUT key=value@rev" / "DELETE key@rev"
-  std::vector<absl::Status> ends;
-
-  WatchEventsCallback OnEvents() {
-    return [this](const WatchUpdate& update) {
-      std::lock_guard<std::mutex> lock(mu);
-      for (const auto& event : update.events) {
-        events.push_back(event.type() == mvccpb::Event::PUT
-                             ? absl::StrCat("PUT ", event.kv().key(), "=",
-                                            event.kv().value())
-                             : absl::StrCat("DELETE ", event.kv().key()));
-      }
-    };
-  }
-  WatchEndCallback OnEnd() {
-    return [this](const absl::Status& status) {
-      std::lock_guard<std::mutex> lock(mu);
-      ends.push_back(status);
-    };
-  }
-  size_t event_count() {
-    std::lock_guard<std::mutex> lock(mu);
-    return events.size();
-  }
-  size_t end_count() {
-    std::lock_guard<std::mutex> lock(mu);
-    return ends.size();
-  }
-  std::vector<std::string> Events() {
-    std::lock_guard<std::mutex> lock(mu);
-    return events;
-  }
-};
 
 // The revision after the store's current one: a watch from there sees
 // every later write. A watch from "now" (0) is created asynchronously, so

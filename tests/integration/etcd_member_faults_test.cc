@@ -18,6 +18,7 @@
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
 #include "wait_for.h"
+#include "watch_log.h"
 
 namespace vlb::etcd {
 namespace {
@@ -25,44 +26,9 @@ namespace {
 using ::testing::ElementsAre;
 using ::vlb::testing::EtcdCluster;
 using ::vlb::testing::WaitFor;
+using ::vlb::testing::WatchLog;
 
 constexpr absl::Duration kWait = absl::Seconds(20);
-
-// What a watch delivered; safe to read from the test thread.
-struct WatchLog {
-  std::mutex mu;
-  std::vector<std::string> events;  // "PUT key@revision"
-  std::vector<absl::Status> ends;
-
-  WatchEventsCallback OnEvents() {
-    return [this](const WatchUpdate& update) {
-      std::lock_guard<std::mutex> lock(mu);
-      for (const auto& event : update.events) {
-        events.push_back(absl::StrCat(
-            event.type() == mvccpb::Event::PUT ? "PUT " : "DELETE ",
-            event.kv().key(), "@", event.kv().mod_revision()));
-      }
-    };
-  }
-  WatchEndCallback OnEnd() {
-    return [this](const absl::Status& status) {
-      std::lock_guard<std::mutex> lock(mu);
-      ends.push_back(status);
-    };
-  }
-  size_t event_count() {
-    std::lock_guard<std::mutex> lock(mu);
-    return events.size();
-  }
-  size_t end_count() {
-    std::lock_guard<std::mutex> lock(mu);
-    return ends.size();
-  }
-  std::vector<std::string> Events() {
-    std::lock_guard<std::mutex> lock(mu);
-    return events;
-  }
-};
 
 // --- A member whose store is behind: scripted fake ----------------------
 
@@ -197,7 +163,7 @@ TEST(LaggingMemberTest, ResumingOnALaggingMemberLosesNothing) {
   FakeMember member({});
   auto client = ConnectTo({member.endpoint()});
   ASSERT_NE(client, nullptr);
-  WatchLog log;
+  WatchLog log(WatchLog::Format::kKeyAtRevision);
   client->Watch({"/f/k", "", 0}, log.OnEvents(), log.OnEnd());
   ASSERT_TRUE(WaitFor(
       [&] { return log.event_count() == 6 || log.end_count() > 0; }, kWait));
@@ -212,32 +178,31 @@ TEST(LaggingMemberTest, ResumingOnALaggingMemberLosesNothing) {
   EXPECT_EQ(member.ranges(), 1) << "the cluster was asked once";
 }
 
-TEST(LaggingMemberTest, StoreBehindEverywhereIsDataLoss) {
-  // Same cluster id (a store wiped or restored with the same flags keeps
-  // it), and the cluster itself is behind: the store lost data.
-  FakeMember member({kClusterId, 12, 12});
+// Watches "/f/k" on `member` until the watch ends, which must be a DataLoss
+// after the up-to-date member's five events and nothing from the new store
+// (its revision 16 was never delivered as if it followed 15).
+void ExpectWatchEndsInDataLoss(FakeMember& member) {
   auto client = ConnectTo({member.endpoint()});
   ASSERT_NE(client, nullptr);
-  WatchLog log;
+  WatchLog log(WatchLog::Format::kKeyAtRevision);
   client->Watch({"/f/k", "", 0}, log.OnEvents(), log.OnEnd());
   ASSERT_TRUE(WaitFor([&] { return log.end_count() > 0; }, kWait));
   std::lock_guard<std::mutex> lock(log.mu);
   EXPECT_EQ(log.ends[0].code(), absl::StatusCode::kDataLoss) << log.ends[0];
-  // Revision 16 of the new store was never delivered as if it followed 15.
   EXPECT_EQ(log.events, kFirstFive);
+}
+
+TEST(LaggingMemberTest, StoreBehindEverywhereIsDataLoss) {
+  // Same cluster id (a store wiped or restored with the same flags keeps
+  // it), and the cluster itself is behind: the store lost data.
+  FakeMember member({kClusterId, 12, 12});
+  ExpectWatchEndsInDataLoss(member);
 }
 
 TEST(LaggingMemberTest, ResumingOnAnotherClusterIsDataLoss) {
   // Another cluster id: another store, even though its revision is ahead.
   FakeMember member({kOtherClusterId, 30, 30});
-  auto client = ConnectTo({member.endpoint()});
-  ASSERT_NE(client, nullptr);
-  WatchLog log;
-  client->Watch({"/f/k", "", 0}, log.OnEvents(), log.OnEnd());
-  ASSERT_TRUE(WaitFor([&] { return log.end_count() > 0; }, kWait));
-  std::lock_guard<std::mutex> lock(log.mu);
-  EXPECT_EQ(log.ends[0].code(), absl::StatusCode::kDataLoss) << log.ends[0];
-  EXPECT_EQ(log.events, kFirstFive);
+  ASSERT_NO_FATAL_FAILURE(ExpectWatchEndsInDataLoss(member));
   EXPECT_EQ(member.ranges(), 0) << "no need to ask";
 }
 
@@ -300,7 +265,7 @@ TEST(BadMemberTest, PartitionedMemberReleasesWatchesAndRequests) {
   ASSERT_NE(cluster, nullptr);
   auto client = ConnectTo(cluster->endpoints(/*first=*/2));
   ASSERT_NE(client, nullptr);
-  WatchLog log;
+  WatchLog log(WatchLog::Format::kKeyAtRevision);
   client->Watch({"/p/", PrefixRangeEnd("/p/"), 0}, log.OnEvents(), log.OnEnd());
   ASSERT_TRUE(client->Put(PutOf("/p/before")).ok());
   ASSERT_TRUE(WaitFor([&] { return log.event_count() == 1; }, kWait));

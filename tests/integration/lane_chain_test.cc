@@ -16,11 +16,11 @@
 #include "absl/time/time.h"
 #include "echo.grpc.pb.h"
 #include "echo_service.h"
-#include "etcd_process.h"
 #include "forwarding_echo.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "integration_env.h"
 #include "vlb/grpc.h"
 #include "vlb/policy_names.h"
 #include "vlb/propagation.h"
@@ -40,7 +40,7 @@ using ::testing::StartsWith;
 using ::vlb::testing::AsyncForwarder;
 using ::vlb::testing::CallbackForwarder;
 using ::vlb::testing::EchoService;
-using ::vlb::testing::EtcdProcess;
+using ::vlb::testing::EtcdGrpcTest;
 using ::vlb::testing::NextHop;
 using ::vlb::testing::SyncForwarder;
 using ::vlb::testing::WaitFor;
@@ -49,7 +49,7 @@ constexpr char kGatewayService[] = "vlb.test.gateway";
 constexpr char kAppService[] = "vlb.test.app";
 constexpr char kUserService[] = "vlb.test.user";
 constexpr char kLane[] = "feature-x";
-constexpr absl::Duration kWait = absl::Seconds(30);
+constexpr absl::Duration kWait = ::vlb::testing::kEtcdTestWait;
 // Enough calls that a policy spreading them over the wrong set of two or
 // three instances would show it.
 constexpr int kCalls = 20;
@@ -70,14 +70,10 @@ struct Instance {
   std::string address;
 };
 
-class LaneChainTest : public ::testing::Test {
+class LaneChainTest : public EtcdGrpcTest {
  protected:
-  static void SetUpTestSuite() { ASSERT_TRUE(RegisterGrpcPlugins().ok()); }
-
   void SetUp() override {
-    auto etcd = EtcdProcess::Start();
-    ASSERT_TRUE(etcd.ok()) << etcd.status();
-    etcd_ = *std::move(etcd);
+    ASSERT_NO_FATAL_FAILURE(EtcdGrpcTest::SetUp());
     AddUser("user-v1", "v1", "");
     AddUser("user-v2", "v2", "");
     AddUser("user-x", "v1", kLane);
@@ -131,12 +127,8 @@ class LaneChainTest : public ::testing::Test {
     instance.address = absl::StrCat("127.0.0.1:", port);
     instances_.push_back(std::make_unique<Instance>(std::move(instance)));
     Instance* served = instances_.back().get();
-    RegistrarOptions options;
-    options.etcd.endpoints = {etcd_->endpoint()};
-    options.service_name = service;
-    options.instance_id = id;
-    options.version = version;
-    options.address = served->address;
+    RegistrarOptions options = ::vlb::testing::Registration(
+        {etcd_->endpoint()}, service, id, version, served->address);
     options.lane = lane;
     served->registered = std::make_unique<absl::Notification>();
     auto registrar = Registrar::Create(
@@ -158,11 +150,7 @@ class LaneChainTest : public ::testing::Test {
   // Every hop carries the lane and the version.
   NextHop Next(const std::string& service,
                const VersionPolicyOptions& options) {
-    auto channel =
-        CreateChannel(absl::StrCat("etcd://", etcd_->endpoint(), "/", service),
-                      grpc::InsecureChannelCredentials(), options);
-    EXPECT_TRUE(channel.ok()) << channel.status();
-    return NextHop{vlbtest::Echo::NewStub(*channel),
+    return NextHop{vlbtest::Echo::NewStub(ChannelTo(service, options)),
                    RoutingHeaders{{kDefaultLaneHeader, kDefaultVersionHeader}}};
   }
   // app has only v1: a version asked for user must not fail at app.
@@ -212,7 +200,6 @@ class LaneChainTest : public ::testing::Test {
     return WaitFor([&] { return AtGateway(kLane) == path; }, kWait);
   }
 
-  std::unique_ptr<EtcdProcess> etcd_;
   std::vector<std::unique_ptr<Instance>> instances_;
   const Instance* gateway_ = nullptr;
   const Instance* app_ = nullptr;

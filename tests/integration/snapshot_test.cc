@@ -16,8 +16,8 @@
 #include "echo.grpc.pb.h"
 #include "echo_service.h"
 #include "etcd/client.h"
-#include "etcd_process.h"
 #include "gtest/gtest.h"
+#include "integration_env.h"
 #include "nlohmann/json.hpp"
 #include "vlb/grpc.h"
 #include "vlb/service_instance.h"
@@ -26,14 +26,13 @@
 namespace vlb {
 namespace {
 
-using ::vlb::testing::EchoService;
-using ::vlb::testing::EtcdProcess;
-using ::vlb::testing::StartEchoServer;
+using ::vlb::testing::EtcdTest;
+using ::vlb::testing::ServedEcho;
 using ::vlb::testing::WaitFor;
 
 constexpr char kService[] = "vlb.test.snap";
 constexpr char kPrefix[] = "/vlb/test/snap/";
-constexpr absl::Duration kWait = absl::Seconds(30);
+constexpr absl::Duration kWait = ::vlb::testing::kEtcdTestWait;
 
 std::string SnapshotDir() {
   static const std::string dir = [] {
@@ -55,7 +54,8 @@ std::string ReadFile(const std::string& path) {
   return text.str();
 }
 
-class SnapshotTest : public ::testing::Test {
+// Not EtcdGrpcTest: the plugins are registered with a snapshot dir.
+class SnapshotTest : public EtcdTest {
  protected:
   static void SetUpTestSuite() {
     PluginOptions options;
@@ -69,28 +69,20 @@ class SnapshotTest : public ::testing::Test {
 
   void SetUp() override {
     std::filesystem::remove(SnapshotFile());
-    auto etcd = EtcdProcess::Start();
-    ASSERT_TRUE(etcd.ok()) << etcd.status();
-    etcd_ = *std::move(etcd);
-    etcd::ClientOptions options;
-    options.endpoints = {etcd_->endpoint()};
-    auto client = etcd::Client::Create(options);
-    ASSERT_TRUE(client.ok()) << client.status();
-    client_ = *std::move(client);
+    ASSERT_NO_FATAL_FAILURE(EtcdTest::SetUp());
+    ASSERT_NO_FATAL_FAILURE(ConnectClient());
   }
 
   void TearDown() override {
     client_.reset();
-    for (auto& [name, server] : servers_) server->Shutdown();
+    for (auto& [name, echo] : servers_) echo.server->Shutdown();
   }
 
   // Starts a server and returns its address.
   std::string StartServer(const std::string& name) {
-    services_[name] = std::make_unique<EchoService>(name);
-    int port = 0;
-    servers_[name] = StartEchoServer(services_[name].get(), &port);
-    EXPECT_NE(servers_[name], nullptr);
-    return absl::StrCat("127.0.0.1:", port);
+    const ServedEcho& echo = servers_[name] = ::vlb::testing::ServeEcho(name);
+    EXPECT_NE(echo.server, nullptr);
+    return echo.address;
   }
 
   void Put(const std::string& id, const std::string& address) {
@@ -98,28 +90,20 @@ class SnapshotTest : public ::testing::Test {
     instance.id = id;
     instance.version = "v1";
     instance.address = address;
-    etcdserverpb::PutRequest put;
-    put.set_key(absl::StrCat(kPrefix, id));
-    put.set_value(EncodeServiceRecord(instance));
-    ASSERT_TRUE(client_->Put(put).ok());
+    absl::Status status = ::vlb::testing::PutServiceRecord(
+        *client_, absl::StrCat(kPrefix, id), instance);
+    ASSERT_TRUE(status.ok()) << status;
   }
 
   std::unique_ptr<vlbtest::Echo::Stub> Stub() {
-    auto channel = vlb::CreateChannel(
-        absl::StrCat("etcd://", etcd_->endpoint(), "/", kService),
-        grpc::InsecureChannelCredentials());
-    EXPECT_TRUE(channel.ok()) << channel.status();
-    return vlbtest::Echo::NewStub(*channel);
+    return vlbtest::Echo::NewStub(ChannelTo(kService));
   }
 
   static std::string Call(vlbtest::Echo::Stub* stub) {
     return ::vlb::testing::CallEcho(stub);
   }
 
-  std::unique_ptr<EtcdProcess> etcd_;
-  std::shared_ptr<etcd::Client> client_;
-  std::map<std::string, std::unique_ptr<EchoService>> services_;
-  std::map<std::string, std::unique_ptr<grpc::Server>> servers_;
+  std::map<std::string, ServedEcho> servers_;
 };
 
 TEST_F(SnapshotTest, ProcessStartingWithoutEtcdRoutesFromTheSavedCopy) {

@@ -25,6 +25,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "integration_env.h"
 #include "tls_certs.h"
 #include "vlb/grpc.h"
 #include "vlb/registrar.h"
@@ -43,9 +44,10 @@ using ::testing::Not;
 using ::vlb::testing::ChildProcess;
 using ::vlb::testing::EchoReply;
 using ::vlb::testing::EchoRequest;
-using ::vlb::testing::EchoService;
 using ::vlb::testing::EtcdProcess;
+using ::vlb::testing::ServedEcho;
 using ::vlb::testing::TlsCerts;
+using ::vlb::testing::TlsCertsTest;
 using ::vlb::testing::WaitFor;
 
 constexpr char kService[] = "vlb.test.tls";
@@ -61,18 +63,8 @@ std::string ReadWholeFile(const std::string& path) {
   return text.str();
 }
 
-class TlsTest : public ::testing::Test {
+class TlsTest : public TlsCertsTest {
  protected:
-  static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<TlsCerts>> certs = TlsCerts::Create();
-    ASSERT_TRUE(certs.ok()) << certs.status();
-    certs_ = certs->release();
-  }
-  static void TearDownTestSuite() {
-    delete certs_;
-    certs_ = nullptr;
-  }
-
   void TearDown() override {
     if (HasFailure() && etcd_ != nullptr) {
       ADD_FAILURE() << "etcd log tail:\n" << etcd_->LogTail(4096);
@@ -128,12 +120,9 @@ class TlsTest : public ::testing::Test {
 
   RegistrarOptions Registration(EtcdOptions etcd, const std::string& id,
                                 const std::string& address) const {
-    RegistrarOptions options;
+    RegistrarOptions options =
+        ::vlb::testing::Registration({}, kService, id, "v1", address);
     options.etcd = std::move(etcd);
-    options.service_name = kService;
-    options.instance_id = id;
-    options.version = "v1";
-    options.address = address;
     options.ttl = absl::Seconds(5);
     options.initial_backoff = absl::Milliseconds(50);
     options.max_backoff = absl::Milliseconds(500);
@@ -174,12 +163,9 @@ class TlsTest : public ::testing::Test {
     return started;
   }
 
-  static TlsCerts* certs_;
   std::unique_ptr<EtcdProcess> etcd_;
   std::vector<std::string> etcdctl_auth_;
 };
-
-TlsCerts* TlsTest::certs_ = nullptr;
 
 TEST_F(TlsTest, RegistrarOverServerOnlyTls) {
   StartEtcd(Mode::kServerTls);
@@ -276,7 +262,7 @@ class TlsChannelTest : public TlsTest {
  protected:
   void TearDown() override {
     if (registrar_ != nullptr) registrar_->Stop();
-    if (server_ != nullptr) server_->Shutdown();
+    if (echo_.server != nullptr) echo_.server->Shutdown();
     // The next test's RegisterGrpcPlugins replaces these options; a clean
     // slate keeps a failure here from leaking into it.
     EXPECT_TRUE(RegisterGrpcPlugins().ok());
@@ -284,13 +270,10 @@ class TlsChannelTest : public TlsTest {
   }
 
   void StartServer(Mode mode) {
-    service_ = std::make_unique<EchoService>("tls-echo-1");
-    int port = 0;
-    server_ = vlb::testing::StartEchoServer(service_.get(), &port);
-    ASSERT_NE(server_, nullptr);
-    absl::StatusOr<std::unique_ptr<Registrar>> registrar =
-        Registrar::Create(Registration(Etcd(mode), "tls-echo-1",
-                                       absl::StrCat("127.0.0.1:", port)));
+    echo_ = ::vlb::testing::ServeEcho("tls-echo-1");
+    ASSERT_NE(echo_.server, nullptr);
+    absl::StatusOr<std::unique_ptr<Registrar>> registrar = Registrar::Create(
+        Registration(Etcd(mode), "tls-echo-1", echo_.address));
     ASSERT_TRUE(registrar.ok()) << registrar.status();
     registrar_ = *std::move(registrar);
     absl::Status started = registrar_->Start();
@@ -312,8 +295,7 @@ class TlsChannelTest : public TlsTest {
     return stub.Unary(&context, request, reply);
   }
 
-  std::unique_ptr<EchoService> service_;
-  std::unique_ptr<grpc::Server> server_;
+  ServedEcho echo_;
   std::unique_ptr<Registrar> registrar_;
 };
 
@@ -325,7 +307,7 @@ TEST_F(TlsChannelTest, ResolverOverMutualTlsWithAuth) {
   plugin.etcd.endpoints.clear();  // the target names the cluster
   ASSERT_TRUE(RegisterGrpcPlugins(plugin).ok());
   std::unique_ptr<vlbtest::Echo::Stub> stub =
-      Stub(absl::StrCat("etcd://", etcd_->endpoint(), "/", kService));
+      Stub(::vlb::testing::EtcdTarget(*etcd_, kService));
   ASSERT_NE(stub, nullptr);
   EchoReply reply;
   ASSERT_TRUE(

@@ -214,6 +214,28 @@ class VlbctlTest : public ::testing::Test {
     return std::string(std::istreambuf_iterator<char>(in), {});
   }
 
+  // Starts `vlbctl watch <args>` against the suite's etcd, its output to
+  // `output`, and waits until it announces its listing: changes after that
+  // are reported. nullptr after a test failure.
+  static std::unique_ptr<ChildProcess> StartWatch(std::vector<std::string> args,
+                                                  const std::string& output) {
+    ChildProcess::Options options;
+    options.program = VLBCTL_BIN;
+    options.args = {"watch"};
+    options.args.insert(options.args.end(), args.begin(), args.end());
+    options.args.push_back("--etcd=" + etcd_->endpoint());
+    options.output_path = output;
+    absl::StatusOr<std::unique_ptr<ChildProcess>> watch =
+        ChildProcess::Spawn(options);
+    EXPECT_TRUE(watch.ok()) << watch.status();
+    if (!watch.ok()) return nullptr;
+    const bool watching = vlb::testing::WaitFor(
+        [&] { return absl::StrContains(FileText(output), "vlbctl: watching"); },
+        absl::Seconds(20));
+    EXPECT_TRUE(watching) << FileText(output);
+    return watching ? *std::move(watch) : nullptr;
+  }
+
   static EtcdProcess* etcd_;
   static std::string* dir_;
 };
@@ -799,19 +821,9 @@ TEST_F(VlbctlTest, WatchPrintsOneLinePerChange) {
   const std::string service = "vlb.watch.svc";
   const std::string key = InstanceKey(service, "w-1");
   const std::string output = absl::StrCat(*dir_, "/watch.out");
-  ChildProcess::Options options;
-  options.program = VLBCTL_BIN;
-  options.args = {"watch", service, "--max_events=3",
-                  "--etcd=" + etcd_->endpoint()};
-  options.output_path = output;
-  absl::StatusOr<std::unique_ptr<ChildProcess>> watch =
-      ChildProcess::Spawn(options);
-  ASSERT_TRUE(watch.ok()) << watch.status();
-  // Changes after the announced listing are reported.
-  ASSERT_TRUE(vlb::testing::WaitFor(
-      [&] { return absl::StrContains(FileText(output), "vlbctl: watching"); },
-      absl::Seconds(20)))
-      << FileText(output);
+  std::unique_ptr<ChildProcess> watch =
+      StartWatch({service, "--max_events=3"}, output);
+  ASSERT_NE(watch, nullptr);
 
   ASSERT_TRUE(etcd_
                   ->Etcdctl({"put", key,
@@ -821,7 +833,7 @@ TEST_F(VlbctlTest, WatchPrintsOneLinePerChange) {
   ASSERT_EQ(drain.exit_code, 0) << drain.stderr_text;
   ASSERT_TRUE(etcd_->Etcdctl({"del", key}).ok());
 
-  absl::StatusOr<int> status = (*watch)->Wait(absl::Seconds(20));
+  absl::StatusOr<int> status = watch->Wait(absl::Seconds(20));
   ASSERT_TRUE(status.ok()) << status.status() << FileText(output);
   ASSERT_TRUE(WIFEXITED(*status)) << FileText(output);
   EXPECT_EQ(WEXITSTATUS(*status), 0) << FileText(output);
@@ -835,17 +847,9 @@ TEST_F(VlbctlTest, WatchPrintsOneLinePerChange) {
 TEST_F(VlbctlTest, WatchWritesJsonLinesAndStopsOnSigterm) {
   const std::string service = "vlb.watch.json";
   const std::string output = absl::StrCat(*dir_, "/watch-json.out");
-  ChildProcess::Options options;
-  options.program = VLBCTL_BIN;
-  options.args = {"watch", service, "--output=json",
-                  "--etcd=" + etcd_->endpoint()};
-  options.output_path = output;
-  absl::StatusOr<std::unique_ptr<ChildProcess>> watch =
-      ChildProcess::Spawn(options);
-  ASSERT_TRUE(watch.ok()) << watch.status();
-  ASSERT_TRUE(vlb::testing::WaitFor(
-      [&] { return absl::StrContains(FileText(output), "vlbctl: watching"); },
-      absl::Seconds(20)));
+  std::unique_ptr<ChildProcess> watch =
+      StartWatch({service, "--output=json"}, output);
+  ASSERT_NE(watch, nullptr);
   ASSERT_TRUE(etcd_
                   ->Etcdctl({"put", InstanceKey(service, "j-1"),
                              RawRecord(service, "j-1", "v3", "127.0.0.1:9031")})
@@ -854,8 +858,8 @@ TEST_F(VlbctlTest, WatchWritesJsonLinesAndStopsOnSigterm) {
       [&] { return absl::StrContains(FileText(output), "\"added\""); },
       absl::Seconds(20)))
       << FileText(output);
-  ASSERT_TRUE((*watch)->Kill(SIGTERM).ok());
-  absl::StatusOr<int> status = (*watch)->Wait(absl::Seconds(20));
+  ASSERT_TRUE(watch->Kill(SIGTERM).ok());
+  absl::StatusOr<int> status = watch->Wait(absl::Seconds(20));
   ASSERT_TRUE(status.ok()) << status.status();
   ASSERT_TRUE(WIFEXITED(*status));
   EXPECT_EQ(WEXITSTATUS(*status), 0);

@@ -139,6 +139,19 @@ absl::Status MakeAll(const OpenSsl& openssl, const std::string& client_name) {
 
 }  // namespace
 
+TlsCerts* TlsCertsTest::certs_ = nullptr;
+
+void TlsCertsTest::SetUpTestSuite() {
+  absl::StatusOr<std::unique_ptr<TlsCerts>> certs = TlsCerts::Create();
+  ASSERT_TRUE(certs.ok()) << certs.status();
+  certs_ = certs->release();
+}
+
+void TlsCertsTest::TearDownTestSuite() {
+  delete certs_;
+  certs_ = nullptr;
+}
+
 absl::StatusOr<std::unique_ptr<TlsCerts>> TlsCerts::Create(Options options) {
   absl::StatusOr<std::string> binary =
       FindExecutable(OpenSslBinary(options.openssl_binary));

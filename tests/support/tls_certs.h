@@ -12,6 +12,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "gtest/gtest.h"
 
 namespace vlb::testing {
 
@@ -56,6 +57,17 @@ class TlsCerts {
   std::string Path(const char* name) const { return dir_ + "/" + name; }
 
   const std::string dir_;
+};
+
+// Base fixture of the suites that share one TlsCerts, certs_: made by
+// SetUpTestSuite() (openssl, a few tens of milliseconds), removed by
+// TearDownTestSuite(). Each derived suite makes its own set.
+class TlsCertsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite();
+  static void TearDownTestSuite();
+
+  static TlsCerts* certs_;
 };
 
 }  // namespace vlb::testing

@@ -27,19 +27,10 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 using ::vlb::testing::TlsCerts;
+using ::vlb::testing::TlsCertsTest;
 
-class TlsOptionsTest : public ::testing::Test {
+class TlsOptionsTest : public TlsCertsTest {
  protected:
-  static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<TlsCerts>> certs = TlsCerts::Create();
-    ASSERT_TRUE(certs.ok()) << certs.status();
-    certs_ = certs->release();
-  }
-  static void TearDownTestSuite() {
-    delete certs_;
-    certs_ = nullptr;
-  }
-
   static std::string Read(const std::string& path) {
     absl::StatusOr<std::string> text = TlsCerts::ReadFile(path);
     EXPECT_TRUE(text.ok()) << text.status();
@@ -71,11 +62,7 @@ class TlsOptionsTest : public ::testing::Test {
   static std::string Quoted(const std::string& path) {
     return absl::StrCat("\"", path, "\"");
   }
-
-  static TlsCerts* certs_;
 };
-
-TlsCerts* TlsOptionsTest::certs_ = nullptr;
 
 TEST_F(TlsOptionsTest, PlaintextUnlessAskedFor) {
   EtcdOptions etcd;
