@@ -22,7 +22,7 @@ Partition::Partition(const std::vector<EndpointInfo>& endpoints,
 
 // Out of the fast path's frame: the parsed request is about 1.3 KB.
 PickResult Partition::PickUncached(
-    std::optional<absl::string_view> requested) const {
+    const std::optional<absl::string_view>& requested) const {
   VersionRequest parsed;
   Resolution resolution;
   return Finish(*resolver_.Resolve(requested, &parsed, &resolution));

@@ -216,6 +216,9 @@ std::unique_ptr<PickTable> PickTable::Build(
   std::unique_ptr<PickTable> table(new PickTable());
   table->impl_ = std::make_unique<Impl>(endpoints, config, std::move(service),
                                         seed, std::move(routed));
+  if (table->impl_->lanes.empty()) {
+    table->unlaned_ = table->impl_->baseline.partition.get();
+  }
   return table;
 }
 
@@ -228,8 +231,8 @@ PickTable::PickWithLanes(std::optional<absl::string_view> requested,
   return t.Finish(t.Choose(lane, &call));
 }
 
-PickResult PickTable::Pick(std::optional<absl::string_view> requested,
-                           LaneRequest lane) const {
+PickResult PickTable::PickInPartitions(
+    std::optional<absl::string_view> requested, LaneRequest lane) const {
   const Impl& t = *impl_;
   if (lane.name.empty()) {
     return t.baseline.Global(t.baseline.partition->Pick(requested));
@@ -237,7 +240,7 @@ PickResult PickTable::Pick(std::optional<absl::string_view> requested,
   return PickWithLanes(requested, std::nullopt, lane);
 }
 
-PickResult PickTable::PickRouted(size_t i, LaneRequest lane) const {
+PickResult PickTable::PickRoutedInPartitions(size_t i, LaneRequest lane) const {
   const Impl& t = *impl_;
   if (lane.name.empty()) {
     return t.baseline.Global(t.baseline.partition->PickRouted(i));

@@ -45,6 +45,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "balancer/endpoint_info.h"
+#include "balancer/partition.h"
 #include "balancer/pick_result.h"
 #include "balancer/policy_config.h"
 
@@ -77,13 +78,30 @@ class PickTable {
 
   // `requested` is the call's header value, nullopt when absent; `lane`
   // the call's lane. Lock-free and allocation-free.
-  PickResult Pick(std::optional<absl::string_view> requested,
-                  LaneRequest lane = {}) const;
+  //
+  // Inline for a call without a lane in a table without lanes (nearly every
+  // pick): the whole cached pick then compiles into the caller, with the
+  // request in registers. Out of line it cost a call, the arguments'
+  // copies through the stack and a store-forwarding stall on them, about a
+  // third of a round_robin pick.
+  PickResult Pick(const std::optional<absl::string_view>& requested,
+                  LaneRequest lane = {}) const {
+    if (unlaned_ != nullptr && lane.name.empty()) {
+      return unlaned_->Pick(requested);
+    }
+    return PickInPartitions(requested, lane);
+  }
 
   // Picks for Build()'s `routed[i]` in place of the call's own request
   // (source kRoute; FailureStatus then wants routed[i]'s text as
   // `requested`). Lock-free and allocation-free; `i` must be in range.
-  PickResult PickRouted(size_t i, LaneRequest lane = {}) const;
+  // Inline in the same case as Pick().
+  PickResult PickRouted(size_t i, LaneRequest lane = {}) const {
+    if (unlaned_ != nullptr && lane.name.empty()) {
+      return unlaned_->PickRouted(i);
+    }
+    return PickRoutedInPartitions(i, lane);
+  }
   absl::string_view routed_text(size_t i) const;
 
   // The status to fail a call with, for a non-kPicked, non-kQueue result of
@@ -115,11 +133,17 @@ class PickTable {
 
  private:
   PickTable() = default;
+  PickResult PickInPartitions(std::optional<absl::string_view> requested,
+                              LaneRequest lane) const;
+  PickResult PickRoutedInPartitions(size_t i, LaneRequest lane) const;
   PickResult PickWithLanes(std::optional<absl::string_view> requested,
                            std::optional<size_t> routed,
                            LaneRequest lane) const;
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  // The only partition, whose indices are Build()'s, when no endpoint has
+  // a lane; else null. Owned by impl_.
+  const Partition* unlaned_ = nullptr;
 };
 
 }  // namespace vlb::internal

@@ -49,7 +49,8 @@ class RequestResolver {
 
   // The cached resolution for a call whose header value is `requested`
   // (nullopt: no header), or null. Inline: the start of every pick.
-  const Resolution* Lookup(std::optional<absl::string_view> requested) const {
+  const Resolution* Lookup(
+      const std::optional<absl::string_view>& requested) const {
     if (!version_aware_ || !requested.has_value()) {
       return has_no_request_ ? &no_request_ : nullptr;
     }

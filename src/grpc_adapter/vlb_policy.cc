@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/attributes.h"
+#include "absl/base/optimization.h"
 #include "absl/random/random.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -86,11 +88,31 @@ class Picker final : public LoadBalancingPolicy::SubchannelPicker {
   using PickResult = LoadBalancingPolicy::PickResult;
 
   PickResult Pick(PickArgs args) override {
-    std::optional<absl::string_view> requested;
+    // Lookup's buffer for a header sent more than once.
     std::string joined;
+    std::optional<absl::string_view> requested;
     if (version_aware_) {
-      requested = LookUp(args.initial_metadata, header_, &joined);
+      // Emplaced, not assigned from LookUp(): GCC copies a whole optional
+      // through an 8-byte load of its 1-byte flag, a store-forwarding
+      // stall on every pick.
+      if (absl::optional<absl::string_view> value =
+              args.initial_metadata->Lookup(header_, &joined)) {
+        requested.emplace(*value);
+      }
     }
+    // Most channels have neither lanes nor a route document: no lane to
+    // look up, and the table's pick compiles in here (PickTable::Pick).
+    if (!lanes_matter_ && routes_ == nullptr) {
+      return Complete(table_->Pick(requested), requested, {}, nullptr, args);
+    }
+    return PickLanedOrRouted(args, requested);
+  }
+
+ private:
+  // Out of line: its buffers and lane request would otherwise be set up
+  // on every pick.
+  ABSL_ATTRIBUTE_NOINLINE PickResult PickLanedOrRouted(
+      PickArgs args, const std::optional<absl::string_view>& requested) {
     std::string lane_buffer;
     internal::LaneRequest lane;
     if (lanes_matter_) {
@@ -123,17 +145,27 @@ class Picker final : public LoadBalancingPolicy::SubchannelPicker {
                     args);
   }
 
- private:
   // `requested`: what FailureStatus quotes; `decision`: the route rule
-  // that decided the call, if one did.
+  // that decided the call, if one did. The picked case inline, the rest
+  // out of line: most picks pick. (`result` by value costs more: GCC
+  // reassembles its two registers byte by byte before the branch.)
   PickResult Complete(const internal::PickResult& result,
-                      std::optional<absl::string_view> requested,
+                      const std::optional<absl::string_view>& requested,
                       internal::LaneRequest lane,
                       const internal::RouteDecision* decision,
                       const PickArgs& args) {
+    if (ABSL_PREDICT_TRUE(result.kind == internal::PickResult::Kind::kPicked)) {
+      return PickResult::Complete(subchannels_[result.endpoint]);
+    }
+    return NotPicked(result, requested, lane, decision, args);
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE PickResult
+  NotPicked(const internal::PickResult& result,
+            const std::optional<absl::string_view>& requested,
+            internal::LaneRequest lane, const internal::RouteDecision* decision,
+            const PickArgs& args) const {
     switch (result.kind) {
-      case internal::PickResult::Kind::kPicked:
-        return PickResult::Complete(subchannels_[result.endpoint]);
       case internal::PickResult::Kind::kQueue:
         return PickResult::Queue();
       case internal::PickResult::Kind::kBadRequest: {
@@ -174,7 +206,7 @@ class Picker final : public LoadBalancingPolicy::SubchannelPicker {
   // A call whose lane header names two lanes: refused rather than routed
   // by either (and never by the baseline for a strict one). It stays
   // malformed, so even wait_for_ready calls must not wait: Drop, as INTERNAL
-  // for the reason given in Complete().
+  // for the reason given in NotPicked().
   PickResult SeveralLanes(absl::string_view value) const {
     return PickResult::Drop(absl::InternalError(absl::StrCat(
         "lane header \"", lane_header_, "\" names more than one lane (\"",
