@@ -63,7 +63,7 @@ class Partition {
     VersionRequest parsed;
     Resolution resolution;
   };
-  const Resolution& Resolve(std::optional<absl::string_view> requested,
+  const Resolution& Resolve(const std::optional<absl::string_view>& requested,
                             std::optional<Scratch>* scratch) const {
     if (const Resolution* cached = resolver_.Lookup(requested)) return *cached;
     scratch->emplace();

@@ -45,9 +45,10 @@ struct LanePartition {
 
 // What a call asks each partition for: its header text, or Build()'s
 // routed request `routed`; with the scratch space a resolution outside the
-// cache needs, one per partition asked.
+// cache needs, one per partition asked. `requested` by pointer: a copy of
+// the caller's optional can stall on its flag byte (PickTable::Pick).
 struct CallRequest {
-  std::optional<absl::string_view> requested;
+  const std::optional<absl::string_view>* requested;
   std::optional<size_t> routed;
   std::optional<Partition::Scratch> lane_scratch;
   std::optional<Partition::Scratch> base_scratch;
@@ -55,7 +56,7 @@ struct CallRequest {
   const Resolution& In(const Partition& p,
                        std::optional<Partition::Scratch>* scratch) const {
     return routed.has_value() ? p.ResolveRouted(*routed, scratch)
-                              : p.Resolve(requested, scratch);
+                              : p.Resolve(*requested, scratch);
   }
 };
 
@@ -224,15 +225,15 @@ std::unique_ptr<PickTable> PickTable::Build(
 
 // Out of line, with the scratch space the fast path does without.
 ABSL_ATTRIBUTE_NOINLINE PickResult
-PickTable::PickWithLanes(std::optional<absl::string_view> requested,
+PickTable::PickWithLanes(const std::optional<absl::string_view>& requested,
                          std::optional<size_t> routed, LaneRequest lane) const {
   const Impl& t = *impl_;
-  CallRequest call{requested, routed, std::nullopt, std::nullopt};
+  CallRequest call{&requested, routed, std::nullopt, std::nullopt};
   return t.Finish(t.Choose(lane, &call));
 }
 
 PickResult PickTable::PickInPartitions(
-    std::optional<absl::string_view> requested, LaneRequest lane) const {
+    const std::optional<absl::string_view>& requested, LaneRequest lane) const {
   const Impl& t = *impl_;
   if (lane.name.empty()) {
     return t.baseline.Global(t.baseline.partition->Pick(requested));
@@ -256,7 +257,7 @@ std::vector<uint32_t> PickTable::Eligible(
     std::optional<absl::string_view> requested, std::optional<size_t> routed,
     LaneRequest lane, PickResult* result) const {
   const Impl& t = *impl_;
-  CallRequest call{requested, routed, std::nullopt, std::nullopt};
+  CallRequest call{&requested, routed, std::nullopt, std::nullopt};
   const LaneChoice choice = t.Choose(lane, &call);
   std::vector<uint32_t> members;
   if (choice.partition == nullptr) {

@@ -133,10 +133,10 @@ class PickTable {
 
  private:
   PickTable() = default;
-  PickResult PickInPartitions(std::optional<absl::string_view> requested,
+  PickResult PickInPartitions(const std::optional<absl::string_view>& requested,
                               LaneRequest lane) const;
   PickResult PickRoutedInPartitions(size_t i, LaneRequest lane) const;
-  PickResult PickWithLanes(std::optional<absl::string_view> requested,
+  PickResult PickWithLanes(const std::optional<absl::string_view>& requested,
                            std::optional<size_t> routed,
                            LaneRequest lane) const;
   struct Impl;

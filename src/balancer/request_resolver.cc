@@ -48,7 +48,7 @@ void RequestResolver::Precompute() {
 }
 
 const Resolution* RequestResolver::Resolve(
-    std::optional<absl::string_view> requested, VersionRequest* scratch,
+    const std::optional<absl::string_view>& requested, VersionRequest* scratch,
     Resolution* out) const {
   const absl::string_view text = version_aware_ && requested.has_value()
                                      ? absl::StripAsciiWhitespace(*requested)

@@ -61,7 +61,7 @@ class RequestResolver {
   // outcome when it can. Returns `out` (default-constructed by the caller)
   // or a cached resolution. `*scratch` holds the parsed header, which the
   // result may point to, while the result is in use.
-  const Resolution* Resolve(std::optional<absl::string_view> requested,
+  const Resolution* Resolve(const std::optional<absl::string_view>& requested,
                             VersionRequest* scratch, Resolution* out) const;
 
   // Resolves an effective request (null: none, every instance) obtained

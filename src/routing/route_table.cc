@@ -133,8 +133,9 @@ void RouteTable::Choose(const Rule& rule, HeaderLookup lookup,
   }
 }
 
-RouteDecision RouteTable::Evaluate(std::optional<absl::string_view> requested,
-                                   HeaderLookup lookup) const {
+RouteDecision RouteTable::Evaluate(
+    const std::optional<absl::string_view>& requested,
+    HeaderLookup lookup) const {
   const absl::string_view text =
       requested.has_value() ? absl::StripAsciiWhitespace(*requested) : "";
   RouteDecision decision;

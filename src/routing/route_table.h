@@ -59,7 +59,7 @@ class RouteTable {
       const RouteDocument& document, std::string service,
       const CallerIdentity& caller);
 
-  RouteDecision Evaluate(std::optional<absl::string_view> requested,
+  RouteDecision Evaluate(const std::optional<absl::string_view>& requested,
                          HeaderLookup lookup) const;
 
   size_t num_requests() const { return requests_.size(); }
