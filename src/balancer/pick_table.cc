@@ -217,8 +217,10 @@ std::unique_ptr<PickTable> PickTable::Build(
   std::unique_ptr<PickTable> table(new PickTable());
   table->impl_ = std::make_unique<Impl>(endpoints, config, std::move(service),
                                         seed, std::move(routed));
-  if (table->impl_->lanes.empty()) {
-    table->unlaned_ = table->impl_->baseline.partition.get();
+  const LanePartition& baseline = table->impl_->baseline;
+  table->baseline_ = baseline.partition.get();
+  if (!baseline.to_endpoint.empty()) {
+    table->baseline_to_endpoint_ = baseline.to_endpoint.data();
   }
   return table;
 }
@@ -230,23 +232,6 @@ PickTable::PickWithLanes(const std::optional<absl::string_view>& requested,
   const Impl& t = *impl_;
   CallRequest call{&requested, routed, std::nullopt, std::nullopt};
   return t.Finish(t.Choose(lane, &call));
-}
-
-PickResult PickTable::PickInPartitions(
-    const std::optional<absl::string_view>& requested, LaneRequest lane) const {
-  const Impl& t = *impl_;
-  if (lane.name.empty()) {
-    return t.baseline.Global(t.baseline.partition->Pick(requested));
-  }
-  return PickWithLanes(requested, std::nullopt, lane);
-}
-
-PickResult PickTable::PickRoutedInPartitions(size_t i, LaneRequest lane) const {
-  const Impl& t = *impl_;
-  if (lane.name.empty()) {
-    return t.baseline.Global(t.baseline.partition->PickRouted(i));
-  }
-  return PickWithLanes(std::nullopt, i, lane);
 }
 
 absl::string_view PickTable::routed_text(size_t i) const {

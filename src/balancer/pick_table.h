@@ -79,17 +79,15 @@ class PickTable {
   // `requested` is the call's header value, nullopt when absent; `lane`
   // the call's lane. Lock-free and allocation-free.
   //
-  // Inline for a call without a lane in a table without lanes (nearly every
-  // pick): the whole cached pick then compiles into the caller, with the
-  // request in registers. Out of line it cost a call, the arguments'
-  // copies through the stack and a store-forwarding stall on them, about a
-  // third of a round_robin pick.
+  // Inline for a call without a lane (nearly every pick), which only the
+  // baseline serves: the whole cached pick then compiles into the caller,
+  // with the request in registers. Out of line it cost a call, the
+  // arguments' copies through the stack and a store-forwarding stall on
+  // them, about a third of a round_robin pick.
   PickResult Pick(const std::optional<absl::string_view>& requested,
                   LaneRequest lane = {}) const {
-    if (unlaned_ != nullptr && lane.name.empty()) {
-      return unlaned_->Pick(requested);
-    }
-    return PickInPartitions(requested, lane);
+    if (lane.name.empty()) return InBaseline(baseline_->Pick(requested));
+    return PickWithLanes(requested, std::nullopt, lane);
   }
 
   // Picks for Build()'s `routed[i]` in place of the call's own request
@@ -97,10 +95,8 @@ class PickTable {
   // `requested`). Lock-free and allocation-free; `i` must be in range.
   // Inline in the same case as Pick().
   PickResult PickRouted(size_t i, LaneRequest lane = {}) const {
-    if (unlaned_ != nullptr && lane.name.empty()) {
-      return unlaned_->PickRouted(i);
-    }
-    return PickRoutedInPartitions(i, lane);
+    if (lane.name.empty()) return InBaseline(baseline_->PickRouted(i));
+    return PickWithLanes(std::nullopt, i, lane);
   }
   absl::string_view routed_text(size_t i) const;
 
@@ -133,17 +129,23 @@ class PickTable {
 
  private:
   PickTable() = default;
-  PickResult PickInPartitions(const std::optional<absl::string_view>& requested,
-                              LaneRequest lane) const;
-  PickResult PickRoutedInPartitions(size_t i, LaneRequest lane) const;
+  // A baseline result with Build()'s endpoint index.
+  PickResult InBaseline(PickResult r) const {
+    if (baseline_to_endpoint_ != nullptr &&
+        r.kind == PickResult::Kind::kPicked) {
+      r.endpoint = baseline_to_endpoint_[r.endpoint];
+    }
+    return r;
+  }
   PickResult PickWithLanes(const std::optional<absl::string_view>& requested,
                            std::optional<size_t> routed,
                            LaneRequest lane) const;
   struct Impl;
   std::unique_ptr<Impl> impl_;
-  // The only partition, whose indices are Build()'s, when no endpoint has
-  // a lane; else null. Owned by impl_.
-  const Partition* unlaned_ = nullptr;
+  // The baseline partition (owned by impl_), and its local index ->
+  // Build()'s index, null when they are the same (no endpoint has a lane).
+  const Partition* baseline_ = nullptr;
+  const uint32_t* baseline_to_endpoint_ = nullptr;
 };
 
 }  // namespace vlb::internal
